@@ -1,0 +1,49 @@
+// Command goldsmith is a self-hosted golden-image factory that speaks the
+// EC2 Image Builder API.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	root := &cobra.Command{
+		Use:           "goldsmith",
+		Short:         "A self-hosted golden-image factory that speaks the EC2 Image Builder API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newVersionCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "goldsmith:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitCoder lets a subcommand choose the process exit code.
+type exitCoder interface{ ExitCode() int }
+
+func exitCode(err error) int {
+	if ec, ok := err.(exitCoder); ok {
+		return ec.ExitCode()
+	}
+	return 1
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print goldsmith's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "goldsmith %s\n", version)
+			return err
+		},
+	}
+}
