@@ -18,8 +18,8 @@ type Model struct {
 
 // Operation is one API operation.
 type Operation struct {
-	Name   string `json:"name"`
-	HTTP   struct {
+	Name string `json:"name"`
+	HTTP struct {
 		Method     string `json:"method"`
 		RequestURI string `json:"requestUri"`
 		Code       int    `json:"responseCode,omitempty"`
