@@ -459,6 +459,26 @@ func (g *generator) operations(buf *bytes.Buffer) error {
 	}
 	buf.WriteString("}\n\n")
 
+	buf.WriteString("// UnimplementedHandler answers every operation with a modelled client\n" +
+		"// error saying the operation is not available yet. Embed it in a Handler\n" +
+		"// that implements only some operations.\ntype UnimplementedHandler struct{}\n\n")
+	for _, name := range ops {
+		op := g.m.Operations[name]
+		code := "ServiceException"
+		listed := map[string]bool{}
+		for _, e := range op.Errors {
+			listed[e.Shape] = true
+		}
+		for _, c := range []string{"ClientException", "InvalidRequestException", "InvalidParameterException"} {
+			if listed[c] {
+				code = c
+				break
+			}
+		}
+		fmt.Fprintf(buf, "// %s is not available yet.\nfunc (UnimplementedHandler) %s(context.Context, *%s) (*%s, error) {\n\treturn nil, &Error{Code: %q, Status: StatusOf(%q), Message: %q}\n}\n\n",
+			name, name, op.Input.Shape, op.Output.Shape, code, code, name+" is not available yet in this goldsmith release")
+	}
+
 	buf.WriteString("// Routes lists every operation with its HTTP binding and wire traits.\nvar Routes = []*Route{\n")
 	for _, name := range ops {
 		op := g.m.Operations[name]

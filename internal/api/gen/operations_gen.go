@@ -88,6 +88,396 @@ type Handler interface {
 	UpdateLifecyclePolicy(ctx context.Context, in *UpdateLifecyclePolicyRequest) (*UpdateLifecyclePolicyResponse, error)
 }
 
+// UnimplementedHandler answers every operation with a modelled client
+// error saying the operation is not available yet. Embed it in a Handler
+// that implements only some operations.
+type UnimplementedHandler struct{}
+
+// CancelImageCreation is not available yet.
+func (UnimplementedHandler) CancelImageCreation(context.Context, *CancelImageCreationRequest) (*CancelImageCreationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CancelImageCreation is not available yet in this goldsmith release"}
+}
+
+// CancelLifecycleExecution is not available yet.
+func (UnimplementedHandler) CancelLifecycleExecution(context.Context, *CancelLifecycleExecutionRequest) (*CancelLifecycleExecutionResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CancelLifecycleExecution is not available yet in this goldsmith release"}
+}
+
+// CreateComponent is not available yet.
+func (UnimplementedHandler) CreateComponent(context.Context, *CreateComponentRequest) (*CreateComponentResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateComponent is not available yet in this goldsmith release"}
+}
+
+// CreateContainerRecipe is not available yet.
+func (UnimplementedHandler) CreateContainerRecipe(context.Context, *CreateContainerRecipeRequest) (*CreateContainerRecipeResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateContainerRecipe is not available yet in this goldsmith release"}
+}
+
+// CreateDistributionConfiguration is not available yet.
+func (UnimplementedHandler) CreateDistributionConfiguration(context.Context, *CreateDistributionConfigurationRequest) (*CreateDistributionConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateDistributionConfiguration is not available yet in this goldsmith release"}
+}
+
+// CreateImage is not available yet.
+func (UnimplementedHandler) CreateImage(context.Context, *CreateImageRequest) (*CreateImageResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateImage is not available yet in this goldsmith release"}
+}
+
+// CreateImagePipeline is not available yet.
+func (UnimplementedHandler) CreateImagePipeline(context.Context, *CreateImagePipelineRequest) (*CreateImagePipelineResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateImagePipeline is not available yet in this goldsmith release"}
+}
+
+// CreateImageRecipe is not available yet.
+func (UnimplementedHandler) CreateImageRecipe(context.Context, *CreateImageRecipeRequest) (*CreateImageRecipeResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateImageRecipe is not available yet in this goldsmith release"}
+}
+
+// CreateInfrastructureConfiguration is not available yet.
+func (UnimplementedHandler) CreateInfrastructureConfiguration(context.Context, *CreateInfrastructureConfigurationRequest) (*CreateInfrastructureConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateInfrastructureConfiguration is not available yet in this goldsmith release"}
+}
+
+// CreateLifecyclePolicy is not available yet.
+func (UnimplementedHandler) CreateLifecyclePolicy(context.Context, *CreateLifecyclePolicyRequest) (*CreateLifecyclePolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateLifecyclePolicy is not available yet in this goldsmith release"}
+}
+
+// CreateWorkflow is not available yet.
+func (UnimplementedHandler) CreateWorkflow(context.Context, *CreateWorkflowRequest) (*CreateWorkflowResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "CreateWorkflow is not available yet in this goldsmith release"}
+}
+
+// DeleteComponent is not available yet.
+func (UnimplementedHandler) DeleteComponent(context.Context, *DeleteComponentRequest) (*DeleteComponentResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteComponent is not available yet in this goldsmith release"}
+}
+
+// DeleteContainerRecipe is not available yet.
+func (UnimplementedHandler) DeleteContainerRecipe(context.Context, *DeleteContainerRecipeRequest) (*DeleteContainerRecipeResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteContainerRecipe is not available yet in this goldsmith release"}
+}
+
+// DeleteDistributionConfiguration is not available yet.
+func (UnimplementedHandler) DeleteDistributionConfiguration(context.Context, *DeleteDistributionConfigurationRequest) (*DeleteDistributionConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteDistributionConfiguration is not available yet in this goldsmith release"}
+}
+
+// DeleteImage is not available yet.
+func (UnimplementedHandler) DeleteImage(context.Context, *DeleteImageRequest) (*DeleteImageResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteImage is not available yet in this goldsmith release"}
+}
+
+// DeleteImagePipeline is not available yet.
+func (UnimplementedHandler) DeleteImagePipeline(context.Context, *DeleteImagePipelineRequest) (*DeleteImagePipelineResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteImagePipeline is not available yet in this goldsmith release"}
+}
+
+// DeleteImageRecipe is not available yet.
+func (UnimplementedHandler) DeleteImageRecipe(context.Context, *DeleteImageRecipeRequest) (*DeleteImageRecipeResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteImageRecipe is not available yet in this goldsmith release"}
+}
+
+// DeleteInfrastructureConfiguration is not available yet.
+func (UnimplementedHandler) DeleteInfrastructureConfiguration(context.Context, *DeleteInfrastructureConfigurationRequest) (*DeleteInfrastructureConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteInfrastructureConfiguration is not available yet in this goldsmith release"}
+}
+
+// DeleteLifecyclePolicy is not available yet.
+func (UnimplementedHandler) DeleteLifecyclePolicy(context.Context, *DeleteLifecyclePolicyRequest) (*DeleteLifecyclePolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteLifecyclePolicy is not available yet in this goldsmith release"}
+}
+
+// DeleteWorkflow is not available yet.
+func (UnimplementedHandler) DeleteWorkflow(context.Context, *DeleteWorkflowRequest) (*DeleteWorkflowResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DeleteWorkflow is not available yet in this goldsmith release"}
+}
+
+// DistributeImage is not available yet.
+func (UnimplementedHandler) DistributeImage(context.Context, *DistributeImageRequest) (*DistributeImageResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "DistributeImage is not available yet in this goldsmith release"}
+}
+
+// GetComponent is not available yet.
+func (UnimplementedHandler) GetComponent(context.Context, *GetComponentRequest) (*GetComponentResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetComponent is not available yet in this goldsmith release"}
+}
+
+// GetComponentPolicy is not available yet.
+func (UnimplementedHandler) GetComponentPolicy(context.Context, *GetComponentPolicyRequest) (*GetComponentPolicyResponse, error) {
+	return nil, &Error{Code: "InvalidRequestException", Status: StatusOf("InvalidRequestException"), Message: "GetComponentPolicy is not available yet in this goldsmith release"}
+}
+
+// GetContainerRecipe is not available yet.
+func (UnimplementedHandler) GetContainerRecipe(context.Context, *GetContainerRecipeRequest) (*GetContainerRecipeResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetContainerRecipe is not available yet in this goldsmith release"}
+}
+
+// GetContainerRecipePolicy is not available yet.
+func (UnimplementedHandler) GetContainerRecipePolicy(context.Context, *GetContainerRecipePolicyRequest) (*GetContainerRecipePolicyResponse, error) {
+	return nil, &Error{Code: "InvalidRequestException", Status: StatusOf("InvalidRequestException"), Message: "GetContainerRecipePolicy is not available yet in this goldsmith release"}
+}
+
+// GetDistributionConfiguration is not available yet.
+func (UnimplementedHandler) GetDistributionConfiguration(context.Context, *GetDistributionConfigurationRequest) (*GetDistributionConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetDistributionConfiguration is not available yet in this goldsmith release"}
+}
+
+// GetImage is not available yet.
+func (UnimplementedHandler) GetImage(context.Context, *GetImageRequest) (*GetImageResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetImage is not available yet in this goldsmith release"}
+}
+
+// GetImagePipeline is not available yet.
+func (UnimplementedHandler) GetImagePipeline(context.Context, *GetImagePipelineRequest) (*GetImagePipelineResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetImagePipeline is not available yet in this goldsmith release"}
+}
+
+// GetImagePolicy is not available yet.
+func (UnimplementedHandler) GetImagePolicy(context.Context, *GetImagePolicyRequest) (*GetImagePolicyResponse, error) {
+	return nil, &Error{Code: "InvalidRequestException", Status: StatusOf("InvalidRequestException"), Message: "GetImagePolicy is not available yet in this goldsmith release"}
+}
+
+// GetImageRecipe is not available yet.
+func (UnimplementedHandler) GetImageRecipe(context.Context, *GetImageRecipeRequest) (*GetImageRecipeResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetImageRecipe is not available yet in this goldsmith release"}
+}
+
+// GetImageRecipePolicy is not available yet.
+func (UnimplementedHandler) GetImageRecipePolicy(context.Context, *GetImageRecipePolicyRequest) (*GetImageRecipePolicyResponse, error) {
+	return nil, &Error{Code: "InvalidRequestException", Status: StatusOf("InvalidRequestException"), Message: "GetImageRecipePolicy is not available yet in this goldsmith release"}
+}
+
+// GetInfrastructureConfiguration is not available yet.
+func (UnimplementedHandler) GetInfrastructureConfiguration(context.Context, *GetInfrastructureConfigurationRequest) (*GetInfrastructureConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetInfrastructureConfiguration is not available yet in this goldsmith release"}
+}
+
+// GetLifecycleExecution is not available yet.
+func (UnimplementedHandler) GetLifecycleExecution(context.Context, *GetLifecycleExecutionRequest) (*GetLifecycleExecutionResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetLifecycleExecution is not available yet in this goldsmith release"}
+}
+
+// GetLifecyclePolicy is not available yet.
+func (UnimplementedHandler) GetLifecyclePolicy(context.Context, *GetLifecyclePolicyRequest) (*GetLifecyclePolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetLifecyclePolicy is not available yet in this goldsmith release"}
+}
+
+// GetMarketplaceResource is not available yet.
+func (UnimplementedHandler) GetMarketplaceResource(context.Context, *GetMarketplaceResourceRequest) (*GetMarketplaceResourceResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetMarketplaceResource is not available yet in this goldsmith release"}
+}
+
+// GetWorkflow is not available yet.
+func (UnimplementedHandler) GetWorkflow(context.Context, *GetWorkflowRequest) (*GetWorkflowResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetWorkflow is not available yet in this goldsmith release"}
+}
+
+// GetWorkflowExecution is not available yet.
+func (UnimplementedHandler) GetWorkflowExecution(context.Context, *GetWorkflowExecutionRequest) (*GetWorkflowExecutionResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetWorkflowExecution is not available yet in this goldsmith release"}
+}
+
+// GetWorkflowStepExecution is not available yet.
+func (UnimplementedHandler) GetWorkflowStepExecution(context.Context, *GetWorkflowStepExecutionRequest) (*GetWorkflowStepExecutionResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "GetWorkflowStepExecution is not available yet in this goldsmith release"}
+}
+
+// ImportComponent is not available yet.
+func (UnimplementedHandler) ImportComponent(context.Context, *ImportComponentRequest) (*ImportComponentResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ImportComponent is not available yet in this goldsmith release"}
+}
+
+// ImportDiskImage is not available yet.
+func (UnimplementedHandler) ImportDiskImage(context.Context, *ImportDiskImageRequest) (*ImportDiskImageResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ImportDiskImage is not available yet in this goldsmith release"}
+}
+
+// ImportVmImage is not available yet.
+func (UnimplementedHandler) ImportVmImage(context.Context, *ImportVmImageRequest) (*ImportVmImageResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ImportVmImage is not available yet in this goldsmith release"}
+}
+
+// ListComponentBuildVersions is not available yet.
+func (UnimplementedHandler) ListComponentBuildVersions(context.Context, *ListComponentBuildVersionsRequest) (*ListComponentBuildVersionsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListComponentBuildVersions is not available yet in this goldsmith release"}
+}
+
+// ListComponents is not available yet.
+func (UnimplementedHandler) ListComponents(context.Context, *ListComponentsRequest) (*ListComponentsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListComponents is not available yet in this goldsmith release"}
+}
+
+// ListContainerRecipes is not available yet.
+func (UnimplementedHandler) ListContainerRecipes(context.Context, *ListContainerRecipesRequest) (*ListContainerRecipesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListContainerRecipes is not available yet in this goldsmith release"}
+}
+
+// ListDistributionConfigurations is not available yet.
+func (UnimplementedHandler) ListDistributionConfigurations(context.Context, *ListDistributionConfigurationsRequest) (*ListDistributionConfigurationsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListDistributionConfigurations is not available yet in this goldsmith release"}
+}
+
+// ListImageBuildVersions is not available yet.
+func (UnimplementedHandler) ListImageBuildVersions(context.Context, *ListImageBuildVersionsRequest) (*ListImageBuildVersionsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImageBuildVersions is not available yet in this goldsmith release"}
+}
+
+// ListImagePackages is not available yet.
+func (UnimplementedHandler) ListImagePackages(context.Context, *ListImagePackagesRequest) (*ListImagePackagesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImagePackages is not available yet in this goldsmith release"}
+}
+
+// ListImagePipelineImages is not available yet.
+func (UnimplementedHandler) ListImagePipelineImages(context.Context, *ListImagePipelineImagesRequest) (*ListImagePipelineImagesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImagePipelineImages is not available yet in this goldsmith release"}
+}
+
+// ListImagePipelines is not available yet.
+func (UnimplementedHandler) ListImagePipelines(context.Context, *ListImagePipelinesRequest) (*ListImagePipelinesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImagePipelines is not available yet in this goldsmith release"}
+}
+
+// ListImageRecipes is not available yet.
+func (UnimplementedHandler) ListImageRecipes(context.Context, *ListImageRecipesRequest) (*ListImageRecipesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImageRecipes is not available yet in this goldsmith release"}
+}
+
+// ListImageScanFindingAggregations is not available yet.
+func (UnimplementedHandler) ListImageScanFindingAggregations(context.Context, *ListImageScanFindingAggregationsRequest) (*ListImageScanFindingAggregationsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImageScanFindingAggregations is not available yet in this goldsmith release"}
+}
+
+// ListImageScanFindings is not available yet.
+func (UnimplementedHandler) ListImageScanFindings(context.Context, *ListImageScanFindingsRequest) (*ListImageScanFindingsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImageScanFindings is not available yet in this goldsmith release"}
+}
+
+// ListImages is not available yet.
+func (UnimplementedHandler) ListImages(context.Context, *ListImagesRequest) (*ListImagesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListImages is not available yet in this goldsmith release"}
+}
+
+// ListInfrastructureConfigurations is not available yet.
+func (UnimplementedHandler) ListInfrastructureConfigurations(context.Context, *ListInfrastructureConfigurationsRequest) (*ListInfrastructureConfigurationsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListInfrastructureConfigurations is not available yet in this goldsmith release"}
+}
+
+// ListLifecycleExecutionResources is not available yet.
+func (UnimplementedHandler) ListLifecycleExecutionResources(context.Context, *ListLifecycleExecutionResourcesRequest) (*ListLifecycleExecutionResourcesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListLifecycleExecutionResources is not available yet in this goldsmith release"}
+}
+
+// ListLifecycleExecutions is not available yet.
+func (UnimplementedHandler) ListLifecycleExecutions(context.Context, *ListLifecycleExecutionsRequest) (*ListLifecycleExecutionsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListLifecycleExecutions is not available yet in this goldsmith release"}
+}
+
+// ListLifecyclePolicies is not available yet.
+func (UnimplementedHandler) ListLifecyclePolicies(context.Context, *ListLifecyclePoliciesRequest) (*ListLifecyclePoliciesResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListLifecyclePolicies is not available yet in this goldsmith release"}
+}
+
+// ListTagsForResource is not available yet.
+func (UnimplementedHandler) ListTagsForResource(context.Context, *ListTagsForResourceRequest) (*ListTagsForResourceResponse, error) {
+	return nil, &Error{Code: "InvalidParameterException", Status: StatusOf("InvalidParameterException"), Message: "ListTagsForResource is not available yet in this goldsmith release"}
+}
+
+// ListWaitingWorkflowSteps is not available yet.
+func (UnimplementedHandler) ListWaitingWorkflowSteps(context.Context, *ListWaitingWorkflowStepsRequest) (*ListWaitingWorkflowStepsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListWaitingWorkflowSteps is not available yet in this goldsmith release"}
+}
+
+// ListWorkflowBuildVersions is not available yet.
+func (UnimplementedHandler) ListWorkflowBuildVersions(context.Context, *ListWorkflowBuildVersionsRequest) (*ListWorkflowBuildVersionsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListWorkflowBuildVersions is not available yet in this goldsmith release"}
+}
+
+// ListWorkflowExecutions is not available yet.
+func (UnimplementedHandler) ListWorkflowExecutions(context.Context, *ListWorkflowExecutionsRequest) (*ListWorkflowExecutionsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListWorkflowExecutions is not available yet in this goldsmith release"}
+}
+
+// ListWorkflowStepExecutions is not available yet.
+func (UnimplementedHandler) ListWorkflowStepExecutions(context.Context, *ListWorkflowStepExecutionsRequest) (*ListWorkflowStepExecutionsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListWorkflowStepExecutions is not available yet in this goldsmith release"}
+}
+
+// ListWorkflows is not available yet.
+func (UnimplementedHandler) ListWorkflows(context.Context, *ListWorkflowsRequest) (*ListWorkflowsResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "ListWorkflows is not available yet in this goldsmith release"}
+}
+
+// PutComponentPolicy is not available yet.
+func (UnimplementedHandler) PutComponentPolicy(context.Context, *PutComponentPolicyRequest) (*PutComponentPolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "PutComponentPolicy is not available yet in this goldsmith release"}
+}
+
+// PutContainerRecipePolicy is not available yet.
+func (UnimplementedHandler) PutContainerRecipePolicy(context.Context, *PutContainerRecipePolicyRequest) (*PutContainerRecipePolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "PutContainerRecipePolicy is not available yet in this goldsmith release"}
+}
+
+// PutImagePolicy is not available yet.
+func (UnimplementedHandler) PutImagePolicy(context.Context, *PutImagePolicyRequest) (*PutImagePolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "PutImagePolicy is not available yet in this goldsmith release"}
+}
+
+// PutImageRecipePolicy is not available yet.
+func (UnimplementedHandler) PutImageRecipePolicy(context.Context, *PutImageRecipePolicyRequest) (*PutImageRecipePolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "PutImageRecipePolicy is not available yet in this goldsmith release"}
+}
+
+// RetryImage is not available yet.
+func (UnimplementedHandler) RetryImage(context.Context, *RetryImageRequest) (*RetryImageResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "RetryImage is not available yet in this goldsmith release"}
+}
+
+// SendWorkflowStepAction is not available yet.
+func (UnimplementedHandler) SendWorkflowStepAction(context.Context, *SendWorkflowStepActionRequest) (*SendWorkflowStepActionResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "SendWorkflowStepAction is not available yet in this goldsmith release"}
+}
+
+// StartImagePipelineExecution is not available yet.
+func (UnimplementedHandler) StartImagePipelineExecution(context.Context, *StartImagePipelineExecutionRequest) (*StartImagePipelineExecutionResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "StartImagePipelineExecution is not available yet in this goldsmith release"}
+}
+
+// StartResourceStateUpdate is not available yet.
+func (UnimplementedHandler) StartResourceStateUpdate(context.Context, *StartResourceStateUpdateRequest) (*StartResourceStateUpdateResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "StartResourceStateUpdate is not available yet in this goldsmith release"}
+}
+
+// TagResource is not available yet.
+func (UnimplementedHandler) TagResource(context.Context, *TagResourceRequest) (*TagResourceResponse, error) {
+	return nil, &Error{Code: "InvalidParameterException", Status: StatusOf("InvalidParameterException"), Message: "TagResource is not available yet in this goldsmith release"}
+}
+
+// UntagResource is not available yet.
+func (UnimplementedHandler) UntagResource(context.Context, *UntagResourceRequest) (*UntagResourceResponse, error) {
+	return nil, &Error{Code: "InvalidParameterException", Status: StatusOf("InvalidParameterException"), Message: "UntagResource is not available yet in this goldsmith release"}
+}
+
+// UpdateDistributionConfiguration is not available yet.
+func (UnimplementedHandler) UpdateDistributionConfiguration(context.Context, *UpdateDistributionConfigurationRequest) (*UpdateDistributionConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "UpdateDistributionConfiguration is not available yet in this goldsmith release"}
+}
+
+// UpdateImagePipeline is not available yet.
+func (UnimplementedHandler) UpdateImagePipeline(context.Context, *UpdateImagePipelineRequest) (*UpdateImagePipelineResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "UpdateImagePipeline is not available yet in this goldsmith release"}
+}
+
+// UpdateInfrastructureConfiguration is not available yet.
+func (UnimplementedHandler) UpdateInfrastructureConfiguration(context.Context, *UpdateInfrastructureConfigurationRequest) (*UpdateInfrastructureConfigurationResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "UpdateInfrastructureConfiguration is not available yet in this goldsmith release"}
+}
+
+// UpdateLifecyclePolicy is not available yet.
+func (UnimplementedHandler) UpdateLifecyclePolicy(context.Context, *UpdateLifecyclePolicyRequest) (*UpdateLifecyclePolicyResponse, error) {
+	return nil, &Error{Code: "ClientException", Status: StatusOf("ClientException"), Message: "UpdateLifecyclePolicy is not available yet in this goldsmith release"}
+}
+
 // Routes lists every operation with its HTTP binding and wire traits.
 var Routes = []*Route{
 	{
