@@ -176,12 +176,7 @@ func (v *Verifier) verify(r *http.Request, body []byte) (Identity, *Error) {
 		return Identity{}, newError(CodeUnrecognizedClient, msgUnrecognizedClient)
 	}
 
-	method := r.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	canonical := canonicalRequest(method, canonicalURI(r.URL), canonicalQuery(req.query),
-		canonicalHeaders(r, signed), req.signedHeaders, req.payloadHash)
+	canonical := req.canonical(r, signed)
 	key := signingKey(creds.SecretAccessKey, cred.Date, cred.Region, cred.Service)
 	want := hmacSHA256(key, stringToSign(req.date, cred.Scope(), canonical))
 	got, decErr := hex.DecodeString(req.signature)
@@ -196,6 +191,17 @@ func (v *Verifier) verify(r *http.Request, body []byte) (Identity, *Error) {
 	}
 
 	return Identity{AccessKeyID: cred.AccessKeyID, Account: creds.Account, Region: cred.Region}, nil
+}
+
+// canonical builds the canonical request of r as described by req, whose
+// payloadHash must be final.
+func (req request) canonical(r *http.Request, signed []string) string {
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	return canonicalRequest(method, canonicalURI(r.URL), canonicalQuery(req.query),
+		canonicalHeaders(r, signed), req.signedHeaders, req.payloadHash)
 }
 
 // fromHeader gathers the signature data of a header-signed request.
