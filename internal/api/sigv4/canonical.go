@@ -24,6 +24,38 @@ func canonicalRequest(method, uri, query, headers, signedHeaders, payloadHash st
 	return strings.Join([]string{method, uri, query, headers, signedHeaders, payloadHash}, "\n")
 }
 
+// requestCanonicalURI is the canonical URI of r. On the server side it is
+// built from r.RequestURI, the request-target exactly as received, so that
+// even bytes net/url would re-escape (raw '"', '{', non-ASCII, ...) are
+// encoded as the client saw them; it also stays right if a router rewrote
+// r.URL. Requests without a usable RequestURI (client-side requests, "*")
+// use r.URL.
+func requestCanonicalURI(r *http.Request) string {
+	if p, ok := sentPath(r.RequestURI); ok {
+		return uriEncode(p, false)
+	}
+	return canonicalURI(r.URL)
+}
+
+// sentPath extracts the path of an origin-form ("/p?q") or absolute-form
+// ("http://host/p?q") request-target.
+func sentPath(target string) (string, bool) {
+	if i := strings.IndexAny(target, "?#"); i >= 0 {
+		target = target[:i]
+	}
+	if strings.HasPrefix(target, "/") {
+		return target, true
+	}
+	scheme, rest, ok := strings.Cut(target, "://")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/") {
+		return "", false
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[i:], true
+	}
+	return "/", true
+}
+
 // canonicalURI is the canonical URI of u for services other than S3: the
 // path exactly as sent on the wire (still percent-encoded), URI-encoded once
 // more with '/' kept. So "/tags/arn%3Aaws" becomes "/tags/arn%253Aaws".

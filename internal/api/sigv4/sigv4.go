@@ -200,7 +200,7 @@ func (req request) canonical(r *http.Request, signed []string) string {
 	if method == "" {
 		method = http.MethodGet
 	}
-	return canonicalRequest(method, canonicalURI(r.URL), canonicalQuery(req.query),
+	return canonicalRequest(method, requestCanonicalURI(r), canonicalQuery(req.query),
 		canonicalHeaders(r, signed), req.signedHeaders, req.payloadHash)
 }
 

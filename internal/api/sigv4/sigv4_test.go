@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -9,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1016,8 +1019,8 @@ func TestCanonicalQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Sorted after encoding: "a%2Fb" < "a-b" < "a" is wrong; '%' (0x25) <
-	// '-' (0x2D) < '=' is not compared, keys compare as whole strings.
+	// Pairs are sorted by encoded key, then encoded value: "a" < "a%2Fb"
+	// < "a-b" because '%' (0x25) sorts before '-' (0x2D).
 	const want = "a=y&a=z&a%2Fb=1&a-b=1&b=2&e=&sp=a%20b&u=%C3%A9"
 	if got := canonicalQuery(q); got != want {
 		t.Fatalf("canonicalQuery = %q, want %q", got, want)
@@ -1077,4 +1080,78 @@ func FuzzParseAuthorization(f *testing.F) {
 		_ = trimHeaderValue(header)
 		_ = uriEncode(header, false)
 	})
+}
+
+// TestRawRequestTarget sends a request whose path carries bytes a non-Go
+// client may leave unescaped ('"', '{', raw UTF-8). A spec-following signer
+// encodes those bytes once; net/url would re-escape them in EscapedPath, so
+// the verifier must use the request-target as received.
+func TestRawRequestTarget(t *testing.T) {
+	const rawPath = "/a\"b/{c}/é"
+	var (
+		mu     sync.Mutex
+		result error
+	)
+	v := newVerifier(signTime)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := v.Verify(r, nil)
+		mu.Lock()
+		result = err
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	// An Opaque URL makes the SDK sign the path bytes as given.
+	r := &http.Request{
+		Method: "GET",
+		URL:    &url.URL{Scheme: "http", Host: host, Opaque: "//" + host + rawPath, RawQuery: "k=v"},
+		Header: http.Header{},
+		Host:   host,
+	}
+	canonical := signHeader(t, r, reqSpec{}, sdkCreds(testCreds), testService, signTime)
+	if want := "/a%22b/%7Bc%7D/%C3%A9"; strings.Split(canonical, "\n")[1] != want {
+		t.Fatalf("SDK canonical URI = %q, want %q", strings.Split(canonical, "\n")[1], want)
+	}
+
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET %s?k=v HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nAuthorization: %s\r\nConnection: close\r\n\r\n",
+		rawPath, host, r.Header.Get("X-Amz-Date"), r.Header.Get("Authorization"))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if result != nil {
+		t.Fatalf("Verify: %v", result)
+	}
+}
+
+func TestSentPath(t *testing.T) {
+	for _, tc := range []struct {
+		target, want string
+		ok           bool
+	}{
+		{"/a%3Ab?x=1", "/a%3Ab", true},
+		{"/", "/", true},
+		{"http://h:1/p/q?x", "/p/q", true},
+		{"https://h", "/", true},
+		{"*", "", false},
+		{"", "", false},
+		{"h:1", "", false},
+	} {
+		got, ok := sentPath(tc.target)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("sentPath(%q) = %q, %v; want %q, %v", tc.target, got, ok, tc.want, tc.ok)
+		}
+	}
 }
