@@ -49,7 +49,12 @@ func testRoundTrip(t *testing.T, newBackend Backend) {
 		{"every field", full},
 		{"binary body and extreme times", bin},
 		{"unversioned, no tags, empty body", unversioned},
-		{"nil body", func() *store.Resource { r := res("image-pipeline", "123456789012", "p", "", 0); r.Body = nil; r.Tags = nil; return r }()},
+		{"nil body", func() *store.Resource {
+			r := res("image-pipeline", "123456789012", "p", "", 0)
+			r.Body = nil
+			r.Tags = nil
+			return r
+		}()},
 		{"large body and many tags", large},
 	}
 	s, _ := openStore(t, newBackend)

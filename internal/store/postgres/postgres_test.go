@@ -1,0 +1,69 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/goldsmith/goldsmith/internal/store"
+	"github.com/goldsmith/goldsmith/internal/store/postgres"
+	"github.com/goldsmith/goldsmith/internal/store/storetest"
+)
+
+const urlEnv = "GOLDSMITH_TEST_POSTGRES_URL"
+
+func TestConformance(t *testing.T) {
+	admin := os.Getenv(urlEnv)
+	if admin == "" {
+		t.Skip(urlEnv + " not set; run via make test / scripts/pg.sh")
+	}
+	storetest.Run(t, func(t *testing.T) storetest.OpenFunc {
+		dbURL := freshDatabase(t, admin)
+		return func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, dbURL) }
+	})
+}
+
+// freshDatabase creates an empty database for t on the server at admin,
+// drops it when t ends, and returns its URL.
+func freshDatabase(t *testing.T, admin string) string {
+	t.Helper()
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("%s must be a postgres:// URL (%v)", urlEnv, err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "goldsmith_test_" + hex.EncodeToString(b)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", urlEnv, err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
