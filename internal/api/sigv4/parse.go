@@ -170,9 +170,12 @@ func parseAmzDate(s string) (time.Time, *Error) {
 	return t.UTC(), nil
 }
 
-// parseHTTPDate parses a Date header (RFC 1123 and the other formats HTTP
-// allows).
+// parseHTTPDate parses a Date header: an HTTP date (RFC 1123 and the other
+// formats HTTP allows) or, as some signers send it, ISO-8601 basic format.
 func parseHTTPDate(s string) (time.Time, *Error) {
+	if t, err := time.Parse(amzDateFormat, s); err == nil && len(s) == len(amzDateFormat) {
+		return t.UTC(), nil
+	}
 	t, err := http.ParseTime(s)
 	if err != nil {
 		return time.Time{}, incomplete("Date header is malformed: '%s'. Expected an HTTP date such as 'Mon, 02 Jan 2006 15:04:05 GMT'.", s)

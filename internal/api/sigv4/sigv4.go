@@ -162,9 +162,10 @@ func (v *Verifier) verify(r *http.Request, body []byte) (Identity, *Error) {
 	if err := checkPayloadHashSyntax(req.payloadHash); err != nil {
 		return Identity{}, err
 	}
-	bodyHash := hashHex(body)
+	bodyChecked := false
 	if req.payloadHash == "" {
-		req.payloadHash = bodyHash
+		req.payloadHash = hashHex(body)
+		bodyChecked = true
 	}
 
 	var creds Credentials
@@ -186,7 +187,7 @@ func (v *Verifier) verify(r *http.Request, body []byte) (Identity, *Error) {
 
 	// The signature covers the claimed payload hash; make sure the body is
 	// the one it describes.
-	if req.payloadHash != unsignedPayload && !strings.EqualFold(req.payloadHash, bodyHash) {
+	if !bodyChecked && req.payloadHash != unsignedPayload && !strings.EqualFold(req.payloadHash, hashHex(body)) {
 		return Identity{}, invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 

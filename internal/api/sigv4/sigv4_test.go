@@ -629,6 +629,27 @@ func TestVerifyFailures(t *testing.T) {
 			code:   CodeIncompleteSignature, msg: "Date must be in ISO-8601 'basic format'. Got '2026-11-23T10:45:10Z'.",
 		},
 		{
+			name: "malformed date header fallback",
+			mutate: func(r *http.Request, _ *[]byte) {
+				r.Header.Del("X-Amz-Date")
+				r.Header.Set("Date", "yesterday")
+			},
+			code: CodeIncompleteSignature, msg: "Date header is malformed: 'yesterday'.",
+		},
+		{
+			name: "date header moved from x-amz-date is not what was signed",
+			mutate: func(r *http.Request, _ *[]byte) {
+				r.Header.Set("Date", r.Header.Get("X-Amz-Date"))
+				r.Header.Del("X-Amz-Date")
+			},
+			code: CodeInvalidSignature, msg: mismatch,
+		},
+		{
+			name:   "two authorization headers",
+			mutate: func(r *http.Request, _ *[]byte) { r.Header.Add("Authorization", r.Header.Get("Authorization")) },
+			code:   CodeIncompleteSignature, msg: "Only one Authorization header is allowed.",
+		},
+		{
 			name:   "date not matching scope",
 			mutate: func(r *http.Request, _ *[]byte) { r.Header.Set("X-Amz-Date", "20261124T000010Z") },
 			now:    time.Date(2026, 11, 24, 0, 0, 10, 0, time.UTC),
