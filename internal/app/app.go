@@ -1,0 +1,174 @@
+// Package app assembles a goldsmith server from its configuration: store,
+// service, API and HTTP listener.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/goldsmith/goldsmith/internal/api"
+	"github.com/goldsmith/goldsmith/internal/api/sigv4"
+	"github.com/goldsmith/goldsmith/internal/artifact"
+	"github.com/goldsmith/goldsmith/internal/config"
+	"github.com/goldsmith/goldsmith/internal/keystore"
+	"github.com/goldsmith/goldsmith/internal/service"
+	"github.com/goldsmith/goldsmith/internal/store"
+	"github.com/goldsmith/goldsmith/internal/store/postgres"
+	"github.com/goldsmith/goldsmith/internal/store/sqlite"
+)
+
+// App is a running goldsmith server.
+type App struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	st    store.Store
+	ln    net.Listener
+	http  *http.Server
+	done  chan error
+}
+
+// Start opens the store, builds the API and starts serving on cfg.Listen
+// (port 0 picks a free port; see Addr). cfg must have defaults applied.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, st: st, done: make(chan error, 1)}
+	if err := a.build(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		st, err := postgres.Open(ctx, cfg.Store.URL)
+		if err != nil {
+			return nil, fmt.Errorf("opening postgres store: %w", err)
+		}
+		return st, nil
+	default:
+		path := cfg.Store.URL
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "goldsmith.db")
+		}
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+		}
+		return st, nil
+	}
+}
+
+func (a *App) build() error {
+	keysDir := a.cfg.Keys.Dir
+	if keysDir == "" {
+		keysDir = filepath.Join(a.cfg.DataDir, "keys")
+	}
+	keys, err := keystore.Open(keysDir)
+	if err != nil {
+		return err
+	}
+	svc, err := service.New(service.Options{
+		Store: a.st, Keys: keys, Logger: a.log,
+		Fetcher: artifact.NewFetcher(artifact.S3Options(a.cfg.S3)),
+	})
+	if err != nil {
+		return err
+	}
+	tokenKey, err := secretFile(filepath.Join(a.cfg.DataDir, "token.key"))
+	if err != nil {
+		return err
+	}
+	creds := map[string]sigv4.Credentials{}
+	for _, acct := range a.cfg.Accounts {
+		for _, c := range acct.Credentials {
+			creds[c.AccessKeyID] = sigv4.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, Account: acct.ID}
+		}
+	}
+	verifier := &sigv4.Verifier{Service: "imagebuilder", Lookup: func(id string) (sigv4.Credentials, bool) {
+		c, ok := creds[id]
+		return c, ok
+	}}
+	apiServer, err := api.New(api.Config{
+		Handler: svc, Authenticator: api.SigV4{Verifier: verifier}, Idempotency: svc.Idempotency(),
+		TokenKey: tokenKey, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	a.http = &http.Server{Handler: apiServer, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() {
+		err := a.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		a.done <- err
+	}()
+	return nil
+}
+
+// secretFile returns the 32-byte secret kept at path, creating it once.
+func secretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) == 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Addr is the address the API listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// URL is the API's base URL.
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Done is closed-with-result when the HTTP server stops on its own.
+func (a *App) Done() <-chan error { return a.done }
+
+// Shutdown stops accepting requests, waits for those in flight (until ctx
+// ends) and closes the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	err := a.http.Shutdown(ctx)
+	if cerr := a.st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,91 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/store"
+)
+
+// defaultPageSize is used when a List call gives no maxResults.
+const defaultPageSize = 25
+
+// sortKey orders resources like the store does and serves as the list
+// cursor: account, name, zero-padded version nodes, build, ARN.
+func sortKey(r *store.Resource) string {
+	v, err := ParseVersion(r.Version, false)
+	if err != nil {
+		v = Version{}
+	}
+	return fmt.Sprintf("%s\x00%s\x00%010d.%010d.%010d\x00%010d\x00%s", r.Account, r.Name, v.Major, v.Minor, v.Patch, r.Build, r.ARN)
+}
+
+// paginate returns the page after cursor (a sortKey) and the cursor of the
+// next page ("" on the last one).
+func paginate(rs []*store.Resource, cursor string, maxResults *int32) ([]*store.Resource, string) {
+	sort.SliceStable(rs, func(i, j int) bool { return sortKey(rs[i]) < sortKey(rs[j]) })
+	start := 0
+	if cursor != "" {
+		start = sort.Search(len(rs), func(i int) bool { return sortKey(rs[i]) > cursor })
+	}
+	size := defaultPageSize
+	if maxResults != nil {
+		size = int(*maxResults)
+	}
+	end := min(start+size, len(rs))
+	page := rs[start:end]
+	if end < len(rs) {
+		return page, sortKey(rs[end-1])
+	}
+	return page, ""
+}
+
+// ownerAccounts maps the Ownership of a List call to account IDs.
+func ownerAccounts(c Caller, owner gen.Ownership) []string {
+	switch owner {
+	case "", gen.OwnershipSelf:
+		return []string{c.Account}
+	case gen.OwnershipAmazon:
+		return []string{"aws"}
+	default: // Shared, ThirdParty, AWSMarketplace: nothing is shared yet
+		return nil
+	}
+}
+
+// filterSet checks filters against the names a List call supports.
+type filterSet map[string][]string
+
+func newFilterSet(fs []gen.Filter, allowed ...string) (filterSet, error) {
+	out := filterSet{}
+	for _, f := range fs {
+		if !slices.Contains(allowed, f.Name) {
+			return nil, apiError(gen.CodeInvalidRequest, "filter name %q is not supported; use one of %s", f.Name, strings.Join(allowed, ", "))
+		}
+		if len(f.Values) == 0 {
+			return nil, apiError(gen.CodeInvalidRequest, "filter %q needs at least one value", f.Name)
+		}
+		out[f.Name] = append(out[f.Name], f.Values...)
+	}
+	return out, nil
+}
+
+// match reports whether any of a resource's values for the filter name is
+// among the filter's values (true when the filter is absent).
+func (f filterSet) match(name string, have ...string) bool {
+	want, ok := f[name]
+	if !ok {
+		return true
+	}
+	for _, h := range have {
+		if slices.Contains(want, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// inRegionOf keeps the resources in the caller's region.
+func inRegionOf(rs []*store.Resource, c Caller) []*store.Resource { return inRegion(rs, c.Region) }
