@@ -28,12 +28,12 @@ import (
 
 // App is a running goldsmith server.
 type App struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	st    store.Store
-	ln    net.Listener
-	http  *http.Server
-	done  chan error
+	cfg  *config.Config
+	log  *slog.Logger
+	st   store.Store
+	ln   net.Listener
+	http *http.Server
+	done chan error
 }
 
 // Start opens the store, builds the API and starts serving on cfg.Listen

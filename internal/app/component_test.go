@@ -292,7 +292,7 @@ func TestComponentListing(t *testing.T) {
 	}
 	for _, tc := range filterCases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := c.ListComponents(ctx, &ib.ListComponentsInput{Filters: tc.filters, ByName: aws.Bool(tc.byName)})
+			out, err := c.ListComponents(ctx, &ib.ListComponentsInput{Filters: tc.filters, ByName: tc.byName})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,13 +41,13 @@ func TestIdempotencyAndDryRun(t *testing.T) {
 	wantCode(t, err, "IdempotentParameterMismatchException")
 
 	_, err = c.CreateComponent(ctx, &ib.CreateComponentInput{Name: aws.String("dry"), SemanticVersion: aws.String("1.0.0"),
-		Platform: types.PlatformLinux, Data: aws.String(helloDoc), DryRun: aws.Bool(true)})
+		Platform: types.PlatformLinux, Data: aws.String(helloDoc), DryRun: true})
 	wantCode(t, err, "DryRunOperationException")
 	_, err = c.GetComponent(ctx, &ib.GetComponentInput{ComponentBuildVersionArn: aws.String("arn:aws:imagebuilder:us-east-1:000000000000:component/dry/1.0.0/1")})
 	wantCode(t, err, "ResourceNotFoundException")
 	// A dry run that would fail reports the failure instead.
 	_, err = c.CreateComponent(ctx, &ib.CreateComponentInput{Name: aws.String("dry"), SemanticVersion: aws.String("1.0.0"),
-		Platform: types.PlatformLinux, Data: aws.String("phases: ["), DryRun: aws.Bool(true)})
+		Platform: types.PlatformLinux, Data: aws.String("phases: ["), DryRun: true})
 	wantCode(t, err, "InvalidParameterValueException")
 }
 
