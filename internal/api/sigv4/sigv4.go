@@ -90,6 +90,10 @@ type request struct {
 // Verify checks the SigV4 signature of r, whose body has already been read
 // into body (r.Body is not touched). On success it returns who signed the
 // request; on failure the error is an *Error.
+//
+// r should be the request as the server received it: the canonical URI is
+// taken from r.RequestURI when set (r.URL otherwise) and the host from
+// r.Host, so a proxy in front must pass the client's Host through.
 func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	id, err := v.verify(r, body)
 	if err != nil {
