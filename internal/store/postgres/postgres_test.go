@@ -48,8 +48,16 @@ func freshDatabase(t *testing.T, admin string) string {
 		t.Fatalf("connect to %s: %v", urlEnv, err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
+	// Prefer a linguistic (ICU en-US) collation as the database default: it
+	// orders "a-b", "a_b" and "ab" differently from bytewise order, so the
+	// suite proves the store does not depend on the database's locale.
+	// PostgreSQL < 15 or a build without ICU falls back to the default.
+	create := `CREATE DATABASE ` + pgx.Identifier{name}.Sanitize() + ` TEMPLATE template0 ENCODING 'UTF8'`
+	if _, err := conn.Exec(ctx, create+` LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`); err != nil {
+		t.Logf("create database with ICU collation: %v; using the server default", err)
+		if _, err := conn.Exec(ctx, create); err != nil {
+			t.Fatalf("create database %s: %v", name, err)
+		}
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
