@@ -92,7 +92,8 @@ running() {
 	local bin
 	bin=$(pgbin)
 	[ -n "$bin" ] && [ -f "$DATA/PG_VERSION" ] && [ -f "$PORT_FILE" ] &&
-		as_pg "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1
+		as_pg "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1 &&
+		port_in_use "$(cat "$PORT_FILE")" # a killed server can look alive to pg_ctl until it is reaped
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -142,11 +143,15 @@ cmd_start() {
 			break
 		fi
 		tries=$((tries + 1))
-		if [ "$tries" -ge 10 ] || ! grep -q 'could not bind\|Address already in use' "$LOG" 2>/dev/null; then
+		if [ "$tries" -lt 10 ] && grep -q 'could not bind\|Address already in use' "$LOG" 2>/dev/null; then
+			port=$((port + 1)) # lost a race for the port: try the next one
+		elif [ "$tries" -lt 10 ] && grep -q 'lock file .* already exists' "$LOG" 2>/dev/null; then
+			sleep 1 # a killed server that is not yet reaped
+		else
 			tail -n 20 "$LOG" >&2 || true
 			die "pg_ctl start failed (log: $LOG)"
 		fi
-		port=$((port + 1)) # lost a race for the port: try the next one
+		[ ! -f "$LOG" ] || : >"$LOG"
 	done
 	printf '%s\n' "$port" >"$PORT_FILE"
 	url_for "$port"
