@@ -16,6 +16,9 @@
 // Text columns use the "C" collation so List orders bytewise, exactly as the
 // sqlite implementation does, whatever the database's default locale.
 // Times are stored as timestamptz truncated to milliseconds.
+//
+// fn given to Update must not call Update on the same Store (it would wait
+// for itself until its context ends); calling View from it is fine.
 package postgres
 
 import (

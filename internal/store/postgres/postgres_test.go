@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +75,36 @@ func freshDatabase(t *testing.T, admin string) string {
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+// TestNewerSchemaRefused: a binary must not run on a database migrated by a
+// newer one.
+func TestNewerSchemaRefused(t *testing.T) {
+	admin := os.Getenv(urlEnv)
+	if admin == "" {
+		t.Skip(urlEnv + " not set; run via make test / scripts/pg.sh")
+	}
+	dbURL := freshDatabase(t, admin)
+	s, err := postgres.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES (999)`)
+	conn.Close(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = postgres.Open(t.Context(), dbURL)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded on a database with schema version 999")
+	}
+	if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open = %v, want a 'newer schema' error", err)
+	}
 }

@@ -12,8 +12,12 @@
 //     blocks on, nor is blocked by, the writer, and sees one consistent
 //     snapshot for the whole transaction.
 //
-// Times are stored as Unix milliseconds, so Created and Updated keep
+// synchronous=FULL makes every committed Update durable, also across a power
+// loss. Times are stored as Unix milliseconds, so Created and Updated keep
 // millisecond precision and come back in UTC.
+//
+// fn given to Update must not call Update on the same Store (it would wait
+// for itself until its context ends); calling View from it is fine.
 package sqlite
 
 import (
@@ -53,7 +57,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	common := url.Values{}
 	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
 	common.Add("_pragma", "foreign_keys(1)")
-	common.Add("_pragma", "synchronous(NORMAL)")
+	common.Add("_pragma", "synchronous(FULL)")
 	common.Add("_journal_mode", "WAL")
 
 	wq := cloneValues(common)

@@ -55,6 +55,7 @@ func Run(t *testing.T, newBackend Backend) {
 		{"RollbackOnError", testRollbackOnError},
 		{"RollbackOnPanic", testRollbackOnPanic},
 		{"ViewIsReadOnly", testViewIsReadOnly},
+		{"ViewInsideUpdate", testViewInsideUpdate},
 		{"ConcurrentBuilds", testConcurrentBuilds},
 		{"ConcurrentBuildsTwoStores", testConcurrentBuildsTwoStores},
 		{"ContextCancellation", testContextCancellation},

@@ -466,3 +466,26 @@ func testConcurrentOpen(t *testing.T, newBackend Backend) {
 		}
 	}
 }
+
+// testViewInsideUpdate: fn given to Update may call View, which sees only
+// committed data.
+func testViewInsideUpdate(t *testing.T, newBackend Backend) {
+	s, _ := openStore(t, newBackend)
+	r := res("image", "123456789012", "nested", "1.0.0", 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(ctx, r); err != nil {
+			return err
+		}
+		err := s.View(ctx, func(v store.Tx) error { _, err := v.Get(ctx, r.ARN); return err })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("View inside Update: Get of the uncommitted resource = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	get(t, s, r.ARN)
+}
