@@ -127,8 +127,12 @@ cmd_start() {
 	if [ ! -f "$DATA/PG_VERSION" ]; then
 		rm -rf "$DATA"
 		log "initdb $DATA ($bin)"
-		as_pg "$bin/initdb" -D "$DATA" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 ||
-			{ cat "$DIR/initdb.log" >&2; die "initdb failed"; }
+		# C.UTF-8 where the C library has it, else the plain C locale.
+		if ! as_pg "$bin/initdb" -D "$DATA" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1; then
+			rm -rf "$DATA"
+			as_pg "$bin/initdb" -D "$DATA" -U postgres -A trust --no-sync -E UTF8 --no-locale >>"$DIR/initdb.log" 2>&1 ||
+				{ cat "$DIR/initdb.log" >&2; die "initdb failed"; }
+		fi
 	fi
 
 	local port=$PREFERRED_PORT tries=0
