@@ -1,0 +1,83 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAWSCLISmoke drives the server with the real AWS CLI found on PATH.
+func TestAWSCLISmoke(t *testing.T) {
+	awsBin, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("no aws CLI on PATH; install awscli (scripts/test.sh does as root) to run this smoke test")
+	}
+	a := startServer(t)
+	doc := filepath.Join(t.TempDir(), "hello.yml")
+	if err := os.WriteFile(doc, []byte(helloDoc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (map[string]any, string, error) {
+		cmd := exec.Command(awsBin, append([]string{"--endpoint-url", a.URL(), "--output", "json", "imagebuilder"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
+			"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var out map[string]any
+		if err == nil && stdout.Len() > 0 {
+			if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil {
+				t.Fatalf("aws %v: output is not JSON: %s", args, stdout.String())
+			}
+		}
+		return out, stderr.String(), err
+	}
+	ok := func(args ...string) map[string]any {
+		t.Helper()
+		out, stderr, err := run(args...)
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+		return out
+	}
+	fails := func(code string, args ...string) {
+		t.Helper()
+		_, stderr, err := run(args...)
+		if err == nil || !strings.Contains(stderr, code) {
+			t.Fatalf("aws %s: want %s, got err=%v stderr=%s", strings.Join(args, " "), code, err, stderr)
+		}
+	}
+
+	out := ok("create-component", "--name", "cli-comp", "--semantic-version", "1.0.0", "--platform", "Linux",
+		"--data", "file://"+doc, "--tags", "team=cli")
+	arn, _ := out["componentBuildVersionArn"].(string)
+	if !strings.HasSuffix(arn, ":component/cli-comp/1.0.0/1") {
+		t.Fatalf("create-component ARN %q", arn)
+	}
+	got := ok("get-component", "--component-build-version-arn", arn)
+	if comp, _ := got["component"].(map[string]any); comp["data"] != helloDoc {
+		t.Errorf("get-component data = %v", comp["data"])
+	}
+	ok("get-component", "--component-build-version-arn", strings.TrimSuffix(arn, "1.0.0/1")+"x.x.x")
+	list := ok("list-components")
+	if l, _ := list["componentVersionList"].([]any); len(l) != 1 {
+		t.Errorf("list-components = %v", list)
+	}
+	ok("list-component-build-versions", "--component-version-arn", strings.TrimSuffix(arn, "/1"))
+	ok("tag-resource", "--resource-arn", arn, "--tags", "stage=smoke")
+	ok("untag-resource", "--resource-arn", arn, "--tag-keys", "team")
+	tags := ok("list-tags-for-resource", "--resource-arn", arn)
+	if tm, _ := tags["tags"].(map[string]any); len(tm) != 1 || tm["stage"] != "smoke" {
+		t.Errorf("tags = %v", tags)
+	}
+	ok("put-component-policy", "--component-arn", arn, "--policy", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["111111111111"]},"Action":["imagebuilder:GetComponent"],"Resource":["*"]}]}`)
+	ok("get-component-policy", "--component-arn", arn)
+	fails("ClientException", "list-image-recipes")
+	ok("delete-component", "--component-build-version-arn", arn)
+	fails("ResourceNotFoundException", "get-component", "--component-build-version-arn", arn)
+	fails("InvalidVersionNumberException", "create-component", "--name", "bad", "--semantic-version", "1.0", "--platform", "Linux", "--data", "x")
+}

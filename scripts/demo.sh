@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# demo.sh — the main job end to end: start goldsmith on its embedded
+# defaults (SQLite, account 000000000000, keys test/test) in a temporary
+# data dir, drive it with the AWS CLI, stop it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+PATH=$PATH:/usr/local/go/bin
+
+scripts/deps.sh
+go build -o bin/goldsmith ./cmd/goldsmith
+
+port=${GOLDSMITH_DEMO_PORT:-8600}
+while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+endpoint=http://127.0.0.1:$port
+data=$(mktemp -d)
+log=$data/server.log
+bin/goldsmith serve --listen 127.0.0.1:$port --data-dir "$data" >"$log" 2>&1 &
+server=$!
+cleanup() {
+	kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+	rm -rf "$data"
+}
+trap cleanup EXIT
+
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
+ib() { aws --endpoint-url "$endpoint" imagebuilder "$@"; }
+for _ in $(seq 100); do
+	ib list-components >/dev/null 2>&1 && break
+	kill -0 "$server" 2>/dev/null || { cat "$log"; exit 1; }
+	sleep 0.1
+done
+
+echo "== goldsmith is serving on $endpoint"
+echo "== aws imagebuilder create-component"
+arn=$(ib create-component --name HelloWorld --semantic-version 1.0.0 --platform Linux \
+	--data file://examples/components/hello.yml --query componentBuildVersionArn --output text)
+echo "$arn"
+echo "== aws imagebuilder get-component"
+ib get-component --component-build-version-arn "$arn" \
+	--query 'component.{name:name,version:version,type:type,parameters:parameters,dateCreated:dateCreated}'
+echo "== aws imagebuilder list-components"
+ib list-components --output table
+echo "== demo finished"
