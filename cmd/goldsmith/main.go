@@ -20,6 +20,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd())
+	root.AddCommand(newToeCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "goldsmith:", err)
 		os.Exit(exitCode(err))

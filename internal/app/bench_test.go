@@ -88,4 +88,3 @@ func (cc captureClient) Do(r *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	return resp, nil
 }
-

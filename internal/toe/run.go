@@ -28,6 +28,9 @@ type RunOptions struct {
 	// Parameters apply to every document; names a document does not
 	// declare are ignored.
 	Parameters map[string]string
+	// DocumentParameters, when set, holds per-document values (parallel to
+	// Documents) that override Parameters.
+	DocumentParameters []map[string]string
 	// ExecutionID names the execution (default: a new UUID).
 	ExecutionID string
 	// LogDirectory is the parent of the TOE_<time>_UTC-0_<id> log folder
@@ -153,8 +156,18 @@ func (r *runner) start() error {
 	if err := ValidateWith(o.Modules, o.Documents...); err != nil {
 		return err
 	}
-	for _, d := range o.Documents {
-		vars, err := documentVars(d, o.Parameters)
+	for i, d := range o.Documents {
+		params := o.Parameters
+		if i < len(o.DocumentParameters) && len(o.DocumentParameters[i]) > 0 {
+			params = map[string]string{}
+			for k, v := range o.Parameters {
+				params[k] = v
+			}
+			for k, v := range o.DocumentParameters[i] {
+				params[k] = v
+			}
+		}
+		vars, err := documentVars(d, params)
 		if err != nil {
 			return err
 		}

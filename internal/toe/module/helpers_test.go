@@ -21,6 +21,15 @@ func decodeYAML(t testing.TB, text string) any {
 	return nodeValue(&n)
 }
 
+// decodeYAMLNoFail is decodeYAML returning nil for invalid YAML.
+func decodeYAMLNoFail(text string) any {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &n); err != nil {
+		return nil
+	}
+	return nodeValue(&n)
+}
+
 func nodeValue(n *yaml.Node) any {
 	switch n.Kind {
 	case yaml.DocumentNode:
