@@ -239,6 +239,25 @@ func evalCond(m map[string]any) (bool, error) {
 	return false, fmt.Errorf("unknown operator %q", op)
 }
 
+// describeCond renders a condition compactly for failure messages.
+func describeCond(m map[string]any) string {
+	op, _ := conditionOperator(m)
+	switch conditionOps[op] {
+	case opLogical:
+		return op + "(…)"
+	case opBinary:
+		a, _ := scalar(m[op])
+		v, _ := scalar(m["value"])
+		return fmt.Sprintf("%s %q, value %q", op, a, v)
+	case opHash:
+		a, _ := scalar(m[op])
+		p, _ := scalar(m["path"])
+		return fmt.Sprintf("%s %q, path %q", op, a, p)
+	}
+	a, _ := scalar(m[op])
+	return fmt.Sprintf("%s %q", op, a)
+}
+
 var numberText = regexp.MustCompile(`^[-+]?([0-9]+[.])?[0-9]+$`)
 
 // parseNumber converts a decimal string to an arbitrary-precision float.
@@ -306,8 +325,7 @@ func (m assertModule) Run(_ context.Context, _ *Env, in any) (Result, error) {
 		return Result{}, fmt.Errorf("Assert: %w", err)
 	}
 	if !ok {
-		op, _ := conditionOperator(in.(map[string]any))
-		return Result{}, fmt.Errorf("Assert: condition %s is false", op)
+		return Result{}, fmt.Errorf("Assert: condition is false: %s", describeCond(in.(map[string]any)))
 	}
 	return Result{}, nil
 }

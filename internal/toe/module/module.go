@@ -1,12 +1,43 @@
-// Package module implements the AWSTOE action modules (ExecuteBash,
-// S3Download, CreateFile, …) used by the component engine in package toe.
+// Package module implements the AWSTOE action modules used by the component
+// engine in package toe.
 //
 // Every module validates its inputs before a run (Check) and executes them
 // once they are fully resolved (Run). Inputs use the decoded document
 // encoding: map[string]any, []any, string (the scalar's source text, so an
 // unquoted 0755 is "0755") and nil for an absent value. Strings may contain
 // {{ }} expressions when checked; such strings are accepted for any scalar
-// type because their value is only known at run time.
+// type because their value is only known at run time. Unknown input keys
+// are problems (AWSTOE's validate reports misspelled fields).
+//
+// Modules, inputs (* = required) and outputs:
+//
+//	ExecuteBash        commands*                                        stdout
+//	ExecuteBinary      path*, arguments                                 stdout
+//	ExecuteDocument    document*, document-s3-bucket-owner, phases,
+//	                   parameters [{name, value}]                       whatever Env.RunDocument returns
+//	Reboot             delaySeconds                                     (Result.Reboot)
+//	UpdateOS           include, exclude                                 -
+//	Assert             one condition expression                         -
+//	S3Download  (list) source*, destination*, expectedBucketOwner, overwrite      -
+//	S3Upload    (list) source*, destination*, recurse, expectedBucketOwner        -
+//	WebDownload (list) source*, destination*, overwrite, checksum, algorithm,
+//	                   ignoreCertificateErrors                          destination (paths joined by "\n")
+//	CreateFile  (list) path*, content, encoding, owner, group, permissions, overwrite
+//	AppendFile  (list) path*, content, encoding
+//	CreateFolder (list) path*, owner, group, permissions, overwrite
+//	CreateSymlink (list) path*, target*, force
+//	CopyFile, CopyFolder, MoveFile, MoveFolder (list) source*, destination*, overwrite
+//	DeleteFile  (list) path*
+//	DeleteFolder (list) path*, force
+//	ListFiles   (list) path*, fileNamePattern, recursive                files (paths joined by ",")
+//	ReadFile    (list) path*, encoding, printFileContent                content
+//	SetFileEncoding (list) path*, encoding
+//	SetFileOwner (list) path*, owner*, group
+//	SetFolderOwner (list) path*, owner*, group, recursive
+//	SetFilePermissions (list) path*, permissions*
+//	SetFolderPermissions (list) path*, permissions*, recursive
+//	ExecutePowerShell, InstallMSI, UninstallMSI, SetRegistry: Windows only;
+//	                   inputs are checked, Run fails on this platform.
 package module
 
 import (

@@ -55,8 +55,13 @@ func newS3Client(ctx context.Context, env *Env) (*s3.Client, error) {
 		opts = env.S3
 	}
 	var lo []func(*config.LoadOptions) error
-	if opts.Region != "" {
+	switch {
+	case opts.Region != "":
 		lo = append(lo, config.WithRegion(opts.Region))
+	case opts.Endpoint == "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "":
+		// On a build instance the region usually comes from instance
+		// metadata (consulted only when nothing else names a region).
+		lo = append(lo, config.WithEC2IMDSRegion())
 	}
 	if opts.AccessKeyID != "" {
 		lo = append(lo, config.WithCredentialsProvider(
