@@ -367,3 +367,32 @@ func TestReadFilePrint(t *testing.T) {
 		t.Errorf("console = %q", out.String())
 	}
 }
+
+func TestMoveAcrossFileSystems(t *testing.T) {
+	other, err := os.MkdirTemp("/dev/shm", "move-test-")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	defer os.RemoveAll(other)
+	env, _, _ := testEnv(t)
+	var a, b syscall.Stat_t
+	if syscall.Stat(other, &a) != nil || syscall.Stat(env.WorkDir, &b) != nil || a.Dev == b.Dev {
+		t.Skip("/dev/shm is on the same file system as the temp dir")
+	}
+	writeTree(t, other, tree{"f.txt": "F", "d/x": "X", "d/l": "->x"})
+	in := "- source: " + other + "/f.txt\n  destination: moved/\n"
+	if _, err := mustModule(t, "MoveFile").Run(context.Background(), env, decodeYAML(t, in)); err != nil {
+		t.Fatal(err)
+	}
+	in = "- source: " + other + "/d\n  destination: dir"
+	if _, err := mustModule(t, "MoveFolder").Run(context.Background(), env, decodeYAML(t, in)); err != nil {
+		t.Fatal(err)
+	}
+	want := tree{"moved/": "", "moved/f.txt": "F", "dir/": "", "dir/x": "X", "dir/l": "->x"}
+	if d := diffTree(want, readTree(t, env.WorkDir)); d != "" {
+		t.Errorf("destination differs:%s", d)
+	}
+	if d := diffTree(tree{}, readTree(t, other)); d != "" {
+		t.Errorf("sources not removed:%s", d)
+	}
+}
