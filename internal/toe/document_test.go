@@ -240,3 +240,17 @@ func TestParseCorpusComponents(t *testing.T) {
 		})
 	}
 }
+
+func TestParseAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a: &a [x, x, x, x, x, x, x, x, x]\n")
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h"} {
+		b.WriteString(n + ": &" + n + " [" + strings.Repeat("*"+prev+", ", 8) + "*" + prev + "]\n")
+		prev = n
+	}
+	_, err := ParseDocument("bomb.yml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -203,7 +203,12 @@ func parseTree(file string, data []byte) (*Value, error) {
 	} else if !errors.Is(err2, io.EOF) {
 		return nil, yamlError(file, err2, data)
 	}
-	return convertNode(&root, 0)
+	c := &converter{}
+	v, err := c.convert(&root, 0)
+	if err != nil {
+		return nil, &DocumentError{File: file, Msg: err.Error()}
+	}
+	return v, nil
 }
 
 // yamlLine splits a yaml.v3 message such as
@@ -243,7 +248,17 @@ func yamlError(file string, err error, data []byte) *DocumentError {
 
 const maxDepth = 200
 
-func convertNode(n *yaml.Node, depth int) (*Value, error) {
+// converter turns yaml.Node trees into Values, bounding the size that
+// alias expansion can produce.
+type converter struct{ nodes int }
+
+const maxNodes = 1 << 20
+
+func (c *converter) convert(n *yaml.Node, depth int) (*Value, error) {
+	c.nodes++
+	if c.nodes > maxNodes {
+		return nil, fmt.Errorf("line %d: document too large (more than %d nodes after alias expansion)", n.Line, maxNodes)
+	}
 	if depth > maxDepth {
 		return nil, fmt.Errorf("line %d: document nested deeper than %d levels", n.Line, maxDepth)
 	}
@@ -252,12 +267,12 @@ func convertNode(n *yaml.Node, depth int) (*Value, error) {
 		if len(n.Content) == 0 {
 			return &Value{Kind: KindNull, Line: n.Line, Column: n.Column}, nil
 		}
-		return convertNode(n.Content[0], depth+1)
+		return c.convert(n.Content[0], depth+1)
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return nil, fmt.Errorf("line %d: unknown alias", n.Line)
 		}
-		v, err := convertNode(n.Alias, depth+1)
+		v, err := c.convert(n.Alias, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -273,8 +288,8 @@ func convertNode(n *yaml.Node, depth int) (*Value, error) {
 			Line:   n.Line, Column: n.Column}, nil
 	case yaml.SequenceNode:
 		v := &Value{Kind: KindList, Line: n.Line, Column: n.Column, Items: make([]*Value, 0, len(n.Content))}
-		for _, c := range n.Content {
-			cv, err := convertNode(c, depth+1)
+		for _, item := range n.Content {
+			cv, err := c.convert(item, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -285,14 +300,14 @@ func convertNode(n *yaml.Node, depth int) (*Value, error) {
 		v := &Value{Kind: KindMap, Line: n.Line, Column: n.Column}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
-			kv, err := convertNode(k, depth+1)
+			kv, err := c.convert(k, depth+1)
 			if err != nil {
 				return nil, err
 			}
 			if kv.Kind == KindList || kv.Kind == KindMap {
 				return nil, fmt.Errorf("line %d: complex mapping keys are not supported", k.Line)
 			}
-			vv, err := convertNode(val, depth+1)
+			vv, err := c.convert(val, depth+1)
 			if err != nil {
 				return nil, err
 			}
