@@ -459,3 +459,28 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("B must not run")
 	}
 }
+
+func TestRunFailedStepOutputsChain(t *testing.T) {
+	e := newRunEnv(t)
+	ex := e.run(`schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: Bad
+        action: ExecuteBash
+        onFailure: Ignore
+        inputs:
+          commands: ['echo partial', 'exit 1']
+      - name: Use
+        action: ExecuteBash
+        inputs:
+          commands: ['echo "[{{ build.Bad.outputs.stdout }}]"']
+`, nil)
+	if ex.Status != StatusSuccessWithIgnoredFailure {
+		t.Fatalf("%s %s", ex.Status, ex.FailureMessage)
+	}
+	got := stepOutput(t, step(t, ex, "build", "Use"), "stdout")
+	if got != "[partial]" && got != "[]" {
+		t.Fatalf("got %q", got)
+	}
+}

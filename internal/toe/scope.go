@@ -194,8 +194,8 @@ func (rs *resolver) chain(e Expr) (string, error) {
 			m, isMap := cur.(map[string]any)
 			v, has := m[k]
 			if !isMap || !has {
-				if ent.Status == StatusSkipped {
-					return "", nil // a skipped step has no outputs: empty
+				if ent.Status != StatusSuccess && e.Field == "outputs" {
+					return "", nil // a skipped or failed step may lack outputs: empty
 				}
 				return "", fmt.Errorf("%s: step %s.%s has no %s %q", e.Raw, e.Phase, e.Step, strings.TrimSuffix(e.Field, "s"), e.Key)
 			}

@@ -50,7 +50,9 @@ func (r *runner) runStep(ctx context.Context, dr *docRun, ph *Phase, st *Step, s
 
 	finish := func(status Status, msg string, ctl stepControl) (*StepResult, stepControl) {
 		res.Status, res.FailureMessage, res.EndTime = status, msg, r.opts.Now()
-		if _, ok := dr.chain[key]; !ok {
+		if ent, ok := dr.chain[key]; ok {
+			ent.Status = status
+		} else {
 			dr.chain[key] = &chainEntry{Status: status}
 		}
 		ev := base
@@ -133,9 +135,9 @@ func (r *runner) runStep(ctx context.Context, dr *docRun, ph *Phase, st *Step, s
 	} else if last.outputs != nil {
 		res.Outputs = jsonString([]map[string]any{last.outputs})
 	}
-	if last.ok || last.reboot {
-		dr.chain[key] = &chainEntry{Inputs: last.inputs, Outputs: last.outputs, Status: StatusSuccess}
-	}
+	// later steps may reference this step's inputs and (partial) outputs
+	// whatever its status
+	dr.chain[key] = &chainEntry{Inputs: last.inputs, Outputs: last.outputs}
 	switch {
 	case last.cancelled || (ctx.Err() != nil && !last.ok):
 		return finish(StatusCancelled, "execution cancelled", ctlCancel)
@@ -173,13 +175,14 @@ func (r *runner) attempt(ctx context.Context, rs *resolver, mod module.Module, s
 	}
 	var out attemptResult
 	var outs []map[string]any
+	var lastOutputs map[string]any
 	for _, it := range iters {
 		irs := *rs
 		if st.Loop != nil {
 			irs.loop = &loopFrame{name: st.Loop.Name, index: it.Index, value: it.Value}
 		}
 		one := r.runModule(actx, &irs, mod, st)
-		out.inputs, out.exitCode = one.inputs, one.exitCode
+		out.inputs, out.exitCode, lastOutputs = one.inputs, one.exitCode, one.outputs
 		if st.Loop != nil {
 			ir := one.iteration
 			ir.Index, ir.Value = it.Index, it.Value
@@ -219,8 +222,11 @@ func (r *runner) attempt(ctx context.Context, rs *resolver, mod module.Module, s
 		return out
 	}
 	out.ok = len(out.failed) == 0
-	if out.ok || st.Loop != nil {
+	switch {
+	case out.ok || st.Loop != nil:
 		out.outputs = joinOutputs(outs)
+	case len(iters) == 1:
+		out.outputs = lastOutputs // a failed single run keeps what the module reported
 	}
 	if st.Loop != nil && len(out.failed) > 0 {
 		idx := make([]string, len(out.failed))
