@@ -143,7 +143,8 @@ type toeRunFlags struct {
 	config, documents, phases, parameters string
 	executionID, logDir, stateDir         string
 	workDir, blocked, rootfs              string
-	trace                                 bool
+	s3Endpoint, s3Region                  string
+	s3PathStyle, trace                    bool
 }
 
 // runConfig is the AWSTOE --config file.
@@ -204,6 +205,9 @@ func newToeRunCmd() *cobra.Command {
 	fl.StringVar(&f.workDir, "working-directory", "", "working directory of the steps (default: current)")
 	fl.StringVar(&f.blocked, "blocked-action-modules", "", "comma-separated action modules to refuse")
 	fl.StringVar(&f.rootfs, "rootfs", "", "run inside this root filesystem (namespaces + overlayfs; changes are thrown away)")
+	fl.StringVar(&f.s3Endpoint, "s3-endpoint", os.Getenv("GOLDSMITH_S3_ENDPOINT"), "S3-compatible endpoint for S3Download/S3Upload (default: AWS; env GOLDSMITH_S3_ENDPOINT)")
+	fl.StringVar(&f.s3Region, "s3-region", "", "S3 region (default: from the AWS environment)")
+	fl.BoolVar(&f.s3PathStyle, "s3-path-style", false, "use path-style S3 addressing")
 	fl.BoolVarP(&f.trace, "trace", "t", false, "also print the application log to stderr")
 	return cmd
 }
@@ -256,6 +260,7 @@ func runToe(ctx context.Context, cmd *cobra.Command, f toeRunFlags) error {
 	opts.LogDirectory = firstNonEmpty(f.logDir, opts.LogDirectory, ".")
 	opts.StateDirectory = firstNonEmpty(f.stateDir, opts.StateDirectory)
 	opts.BlockedModules = splitList(f.blocked)
+	opts.S3.Endpoint, opts.S3.Region, opts.S3.UsePathStyle = f.s3Endpoint, f.s3Region, f.s3PathStyle
 	if f.trace {
 		opts.Logger = newTraceLogger(cmd.ErrOrStderr())
 	}

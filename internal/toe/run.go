@@ -248,6 +248,7 @@ func (r *runner) execute(ctx context.Context) {
 		r.emit(Event{Kind: EventExecutionStarted, Status: StatusRunning})
 		r.printf("goldsmith toe: execution %s\nLogs: %s\n", r.exec.ExecutionID, r.logDir)
 	} else {
+		r.emit(Event{Kind: EventExecutionStarted, Status: StatusRunning, Message: "resumed after a reboot"})
 		r.printf("goldsmith toe: resuming execution %s after a reboot\n", r.exec.ExecutionID)
 	}
 	for di := pos.Doc; di < len(r.docs) && !r.aborted; di++ {
