@@ -22,6 +22,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/keystore"
 	"github.com/goldsmith/goldsmith/internal/service"
 	"github.com/goldsmith/goldsmith/internal/store"
+	"github.com/goldsmith/goldsmith/internal/store/memo"
 	"github.com/goldsmith/goldsmith/internal/store/postgres"
 	"github.com/goldsmith/goldsmith/internal/store/sqlite"
 )
@@ -70,11 +71,17 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, "goldsmith.db")
 		}
+		lock, err := lockFile(path + ".lock")
+		if err != nil {
+			return nil, err
+		}
 		st, err := sqlite.Open(ctx, path)
 		if err != nil {
+			lock.Close()
 			return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 		}
-		return st, nil
+		// One server holds the embedded database, so reads can be cached.
+		return lockedStore{memo.New(st, &memo.Cache{}), lock}, nil
 	}
 }
 
@@ -152,6 +159,20 @@ func secretFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// lockedStore releases the database lock when the store closes.
+type lockedStore struct {
+	store.Store
+	lock *os.File
+}
+
+func (l lockedStore) Close() error {
+	err := l.Store.Close()
+	if cerr := l.lock.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Addr is the address the API listens on.

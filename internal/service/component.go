@@ -358,17 +358,21 @@ func (s *Service) GetComponent(ctx context.Context, in *gen.GetComponentRequest)
 	return &out, nil
 }
 
-func decodeComponent(r *store.Resource) (*componentRecord, error) {
-	var rec componentRecord
-	if err := json.Unmarshal(r.Body, &rec); err != nil {
-		return nil, fmt.Errorf("decoding component %s: %w", r.ARN, err)
-	}
-	return &rec, nil
+// decodeComponent returns the stored record of a component build; the
+// result is shared through the service's decode cache: do not modify it.
+func (s *Service) decodeComponent(r *store.Resource) (*componentRecord, error) {
+	return s.components.get(r.ARN, r.Body, func(b []byte) (*componentRecord, error) {
+		var rec componentRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("decoding component %s: %w", r.ARN, err)
+		}
+		return &rec, nil
+	})
 }
 
 // componentOf renders a stored build; withData decrypts the document.
 func (s *Service) componentOf(ctx context.Context, r *store.Resource, withData bool) (*gen.Component, error) {
-	rec, err := decodeComponent(r)
+	rec, err := s.decodeComponent(r)
 	if err != nil {
 		return nil, err
 	}

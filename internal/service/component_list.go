@@ -26,6 +26,7 @@ func (s *Service) ListComponents(ctx context.Context, in *gen.ListComponentsRequ
 		return &out, nil
 	}
 	err = s.st.View(ctx, func(tx store.Tx) error {
+		out = gen.ListComponentsResponse{}
 		all, err := tx.List(ctx, store.ListQuery{Kind: kindComponent, Accounts: accounts})
 		if err != nil {
 			return err
@@ -47,7 +48,7 @@ func (s *Service) ListComponents(ctx context.Context, in *gen.ListComponentsRequ
 		recs := map[string]*componentRecord{}
 		for _, k := range order {
 			r := latest[k]
-			rec, err := decodeComponent(r)
+			rec, err := s.decodeComponent(r)
 			if err != nil {
 				return err
 			}
@@ -101,6 +102,7 @@ func (s *Service) ListComponentBuildVersions(ctx context.Context, in *gen.ListCo
 	}
 	sel, _ := ParseVersion(a.Version, true)
 	err = s.st.View(ctx, func(tx store.Tx) error {
+		out = gen.ListComponentBuildVersionsResponse{}
 		all, err := tx.List(ctx, store.ListQuery{Kind: kindComponent, Accounts: []string{a.Account}, Name: a.Name})
 		if err != nil {
 			return err
@@ -113,7 +115,7 @@ func (s *Service) ListComponentBuildVersions(ctx context.Context, in *gen.ListCo
 		}
 		page, next := paginate(picked, in.NextToken, in.MaxResults)
 		for _, r := range page {
-			rec, err := decodeComponent(r)
+			rec, err := s.decodeComponent(r)
 			if err != nil {
 				return err
 			}

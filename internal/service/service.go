@@ -45,6 +45,8 @@ type Service struct {
 	fetcher Fetcher
 	now     func() time.Time
 	log     *slog.Logger
+
+	components decodeCache[componentRecord]
 }
 
 var _ gen.Handler = (*Service)(nil)

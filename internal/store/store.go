@@ -76,7 +76,9 @@ type IdempotencyRecord struct {
 
 // Store is a transactional resource store.
 type Store interface {
-	// View runs fn in a read-only transaction.
+	// View runs fn in a read-only transaction. fn may be called more than
+	// once (a caching wrapper first tries to answer it from memory), so it
+	// must only compute its result: reset what it fills in at its start.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction, committed when fn returns
 	// nil and rolled back otherwise (including on panic, which is re-raised).

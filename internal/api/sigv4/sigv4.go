@@ -51,6 +51,10 @@ type Verifier struct {
 	Now func() time.Time
 	// MaxSkew is how far the signing time may be from Now; 0 means 15 minutes.
 	MaxSkew time.Duration
+
+	// keys remembers derived signing keys (one per secret, day, region and
+	// service) so a request costs one HMAC instead of five.
+	keys keyCache
 }
 
 // Header and query parameter names.
@@ -182,7 +186,7 @@ func (v *Verifier) verify(r *http.Request, body []byte) (Identity, *Error) {
 	}
 
 	canonical := req.canonical(r, signed)
-	key := signingKey(creds.SecretAccessKey, cred.Date, cred.Region, cred.Service)
+	key := v.keys.get(creds.SecretAccessKey, cred.Date, cred.Region, cred.Service)
 	want := hmacSHA256(key, stringToSign(req.date, cred.Scope(), canonical))
 	got, decErr := hex.DecodeString(req.signature)
 	if decErr != nil || !hmac.Equal(got, want) {

@@ -43,6 +43,8 @@ type Store struct {
 	path string
 	w    *sql.DB // single connection, BEGIN IMMEDIATE
 	r    *sql.DB // query_only connections for View
+
+	cache stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -108,6 +110,7 @@ func cloneValues(v url.Values) url.Values {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.cache.close()
 	var errs []error
 	if s.r != nil {
 		if err := s.r.Close(); err != nil {
@@ -149,7 +152,8 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 		// fn panicked: roll back and re-raise.
 		_ = sqlTx.Rollback()
 	}()
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	t := &tx{tx: sqlTx, db: db, cache: &s.cache}
+	if err := fn(t); err != nil {
 		done = true
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
@@ -159,6 +163,10 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn fun
 	done = true
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", withCtx(ctx, err))
+	}
+	// The connection is free again: prepare what this transaction missed.
+	if len(t.misses) > 0 {
+		s.cache.prepare(context.WithoutCancel(ctx), db, t.misses)
 	}
 	return nil
 }

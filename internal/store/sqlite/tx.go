@@ -15,7 +15,11 @@ import (
 
 // tx implements store.Tx on one database/sql transaction.
 type tx struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	db    *sql.DB // the pool tx belongs to
+	cache *stmtCache
+	// misses are the queries that ran unprepared, cached after the tx.
+	misses []string
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -24,7 +28,7 @@ const resourceColumns = `arn, kind, account, name, version, build, created, upda
 
 // Get returns the resource with the ARN, or store.ErrNotFound.
 func (t *tx) Get(ctx context.Context, arn string) (*store.Resource, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE arn = ?`, arn)
+	row := t.queryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE arn = ?`, arn)
 	r, err := scanResource(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get %s: %w", arn, store.ErrNotFound)
@@ -46,7 +50,7 @@ func (t *tx) Insert(ctx context.Context, r *store.Resource) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: insert %s: %w", r.ARN, err)
 	}
-	res, err := t.tx.ExecContext(ctx, `
+	res, err := t.execContext(ctx, `
 INSERT INTO resources (arn, kind, account, name, version, major, minor, patch, build, created, updated, body, tags, policy)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (arn) DO NOTHING`,
@@ -70,7 +74,7 @@ func (t *tx) Replace(ctx context.Context, r *store.Resource) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: replace %s: %w", r.ARN, err)
 	}
-	res, err := t.tx.ExecContext(ctx,
+	res, err := t.execContext(ctx,
 		`UPDATE resources SET body = ?, updated = ?, tags = ?, policy = ? WHERE arn = ?`,
 		nonNil(r.Body), r.Updated.UnixMilli(), tags, r.Policy, r.ARN)
 	if err != nil {
@@ -87,7 +91,7 @@ func (t *tx) Replace(ctx context.Context, r *store.Resource) error {
 // Delete removes the resource and its outgoing references, or returns
 // store.ErrNotFound.
 func (t *tx) Delete(ctx context.Context, arn string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM resources WHERE arn = ?`, arn)
+	res, err := t.execContext(ctx, `DELETE FROM resources WHERE arn = ?`, arn)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete %s: %w", arn, withCtx(ctx, err))
 	}
@@ -96,7 +100,7 @@ func (t *tx) Delete(ctx context.Context, arn string) error {
 	} else if n == 0 {
 		return fmt.Errorf("sqlite: delete %s: %w", arn, store.ErrNotFound)
 	}
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM refs WHERE from_arn = ?`, arn); err != nil {
+	if _, err := t.execContext(ctx, `DELETE FROM refs WHERE from_arn = ?`, arn); err != nil {
 		return fmt.Errorf("sqlite: delete %s: refs: %w", arn, withCtx(ctx, err))
 	}
 	return nil
@@ -126,7 +130,7 @@ func (t *tx) List(ctx context.Context, q store.ListQuery) ([]*store.Resource, er
 		args = append(args, q.Version)
 	}
 	sb.WriteString(` ORDER BY account, name, major, minor, patch, build, arn`)
-	rows, err := t.tx.QueryContext(ctx, sb.String(), args...)
+	rows, err := t.queryContext(ctx, sb.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list %s: %w", q.Kind, withCtx(ctx, err))
 	}
@@ -149,7 +153,7 @@ func (t *tx) List(ctx context.Context, q store.ListQuery) ([]*store.Resource, er
 // there is none.
 func (t *tx) MaxBuild(ctx context.Context, kind, account, name, version string) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRowContext(ctx, `
 SELECT COALESCE(MAX(build), 0) FROM resources
 WHERE kind = ? AND account = ? AND name = ? AND version = ?`,
 		kind, account, name, version).Scan(&n)
@@ -161,11 +165,11 @@ WHERE kind = ? AND account = ? AND name = ? AND version = ?`,
 
 // SetRefs replaces the set of ARNs that `from` references.
 func (t *tx) SetRefs(ctx context.Context, from string, to []string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM refs WHERE from_arn = ?`, from); err != nil {
+	if _, err := t.execContext(ctx, `DELETE FROM refs WHERE from_arn = ?`, from); err != nil {
 		return fmt.Errorf("sqlite: set refs %s: %w", from, withCtx(ctx, err))
 	}
 	for _, a := range to {
-		if _, err := t.tx.ExecContext(ctx,
+		if _, err := t.execContext(ctx,
 			`INSERT INTO refs (from_arn, to_arn) VALUES (?, ?) ON CONFLICT DO NOTHING`, from, a); err != nil {
 			return fmt.Errorf("sqlite: set refs %s -> %s: %w", from, a, withCtx(ctx, err))
 		}
@@ -175,7 +179,7 @@ func (t *tx) SetRefs(ctx context.Context, from string, to []string) error {
 
 // RefsTo returns, sorted, the ARNs that reference `to`.
 func (t *tx) RefsTo(ctx context.Context, to string) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT from_arn FROM refs WHERE to_arn = ? ORDER BY from_arn`, to)
+	rows, err := t.queryContext(ctx, `SELECT from_arn FROM refs WHERE to_arn = ? ORDER BY from_arn`, to)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: refs to %s: %w", to, withCtx(ctx, err))
 	}
@@ -198,7 +202,7 @@ func (t *tx) RefsTo(ctx context.Context, to string) ([]string, error) {
 func (t *tx) GetIdempotency(ctx context.Context, account, operation, token string) (*store.IdempotencyRecord, error) {
 	rec := &store.IdempotencyRecord{Account: account, Operation: operation, Token: token}
 	var created int64
-	err := t.tx.QueryRowContext(ctx, `
+	err := t.queryRowContext(ctx, `
 SELECT request_hash, response, created FROM idempotency
 WHERE account = ? AND operation = ? AND token = ?`, account, operation, token).
 		Scan(&rec.RequestHash, &rec.Response, &created)
@@ -215,7 +219,7 @@ WHERE account = ? AND operation = ? AND token = ?`, account, operation, token).
 // PutIdempotency stores a record, or returns store.ErrExists. The
 // transaction stays usable after ErrExists.
 func (t *tx) PutIdempotency(ctx context.Context, rec *store.IdempotencyRecord) error {
-	res, err := t.tx.ExecContext(ctx, `
+	res, err := t.execContext(ctx, `
 INSERT INTO idempotency (account, operation, token, request_hash, response, created)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING`,

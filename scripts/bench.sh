@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# bench.sh — GetComponent through the official Go SDK against goldsmith and,
+# in the same run, against a bare net/http handler returning the same JSON.
+# Prints the per-call ratio (goal <= 1.3x) and the parallel throughput on
+# this machine's cores (goal >= 5,000/s on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+cpus=${BENCH_CPUS:-2}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+go test -run '^$' -bench 'GetComponent' -benchtime "${BENCH_TIME:-3s}" -count "${BENCH_COUNT:-3}" -cpu "$cpus" ./internal/app/ | tee "$out"
+awk -v cpus="$cpus" '
+/^BenchmarkGetComponent\// {
+	name = $1; sub(/^BenchmarkGetComponent\//, "", name); sub(/-[0-9]+$/, "", name)
+	sum[name] += $3; n[name]++
+}
+END {
+	for (k in sum) avg[k] = sum[k] / n[k]
+	printf "\nGetComponent round trip (mean of %d runs, %d cores)\n", n["goldsmith"], cpus
+	printf "  bare net/http baseline : %8.1f us/call\n", avg["baseline"] / 1000
+	printf "  goldsmith              : %8.1f us/call\n", avg["goldsmith"] / 1000
+	printf "  ratio                  : %8.2fx (goal <= 1.3x)\n", avg["goldsmith"] / avg["baseline"]
+	printf "  goldsmith throughput   : %8.0f calls/s in parallel (baseline %.0f/s; goal >= 5000/s)\n", 1e9 / avg["goldsmith-parallel"], 1e9 / avg["baseline-parallel"]
+}' "$out"
