@@ -322,10 +322,10 @@ func (m assertModule) Run(_ context.Context, _ *Env, in any) (Result, error) {
 	}
 	ok, err := EvalCondition(in)
 	if err != nil {
-		return Result{}, fmt.Errorf("Assert: %w", err)
+		return Result{}, fmt.Errorf("action Assert: %w", err)
 	}
 	if !ok {
-		return Result{}, fmt.Errorf("Assert: condition is false: %s", describeCond(in.(map[string]any)))
+		return Result{}, fmt.Errorf("action Assert: condition is false: %s", describeCond(in.(map[string]any)))
 	}
 	return Result{}, nil
 }

@@ -223,11 +223,11 @@ func (m reboot) Run(ctx context.Context, env *Env, in any) (Result, error) {
 	}
 	v, err := single(in)
 	if err != nil {
-		return Result{}, fmt.Errorf("Reboot: %w", err)
+		return Result{}, fmt.Errorf("action Reboot: %w", err)
 	}
 	delay, err := v.integer("delaySeconds", 0)
 	if err != nil {
-		return Result{}, fmt.Errorf("Reboot: %w", err)
+		return Result{}, fmt.Errorf("action Reboot: %w", err)
 	}
 	if delay > 0 {
 		env.logger().Info("delaying reboot", "seconds", delay)
@@ -235,7 +235,7 @@ func (m reboot) Run(ctx context.Context, env *Env, in any) (Result, error) {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return Result{}, fmt.Errorf("Reboot: delay interrupted: %w", ctx.Err())
+			return Result{}, fmt.Errorf("action Reboot: delay interrupted: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
