@@ -107,6 +107,25 @@ func TestAccountsAreIsolated(t *testing.T) {
 	if len(list.ComponentVersionList) != 1 || aws.ToString(list.ComponentVersionList[0].Owner) != accountB {
 		t.Errorf("B lists %+v", list.ComponentVersionList)
 	}
+	shared := must[*ib.ListComponentsOutput](t)(cb.ListComponents(ctx, &ib.ListComponentsInput{Owner: types.OwnershipShared}))
+	if len(shared.ComponentVersionList) != 0 {
+		t.Errorf("nothing is shared yet, B sees %+v", shared.ComponentVersionList)
+	}
+
+	// A shares the component with B through a resource policy.
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":["imagebuilder:GetComponent","imagebuilder:ListComponents"],"Resource":"*"}]}`
+	must[*ib.PutComponentPolicyOutput](t)(ca.PutComponentPolicy(ctx, &ib.PutComponentPolicyInput{ComponentArn: arn, Policy: aws.String(policy)}))
+	got := must[*ib.GetComponentOutput](t)(cb.GetComponent(ctx, &ib.GetComponentInput{ComponentBuildVersionArn: arn}))
+	if aws.ToString(got.Component.Owner) != accountA {
+		t.Errorf("shared component owner = %s", aws.ToString(got.Component.Owner))
+	}
+	shared = must[*ib.ListComponentsOutput](t)(cb.ListComponents(ctx, &ib.ListComponentsInput{Owner: types.OwnershipShared}))
+	if len(shared.ComponentVersionList) != 1 || aws.ToString(shared.ComponentVersionList[0].Owner) != accountA {
+		t.Errorf("B's shared list = %+v", shared.ComponentVersionList)
+	}
+	// Sharing grants reading, not changing.
+	_, err = cb.DeleteComponent(ctx, &ib.DeleteComponentInput{ComponentBuildVersionArn: arn})
+	wantCode(t, err, "ResourceNotFoundException")
 }
 
 func TestAuthentication(t *testing.T) {

@@ -301,13 +301,11 @@ func latestRefs(rs []*store.Resource, v Version) *gen.LatestVersionReferences {
 
 // resolveBuild finds the resource a version ARN (wildcards allowed) or an
 // exact build-version ARN names: the newest matching build the caller may
-// read. It returns ResourceNotFoundException otherwise.
+// read (own, managed, or shared by policy). It returns
+// ResourceNotFoundException otherwise.
 func resolveBuild(ctx context.Context, tx store.Tx, c Caller, kind, arn string) (*store.Resource, []*store.Resource, error) {
 	a, err := ParseARN(arn)
 	if err != nil || a.Type != kind || a.Version == "" {
-		return nil, nil, notFound("%s %q does not exist", kind, arn)
-	}
-	if !canRead(c, a.Account) {
 		return nil, nil, notFound("%s %q does not exist", kind, arn)
 	}
 	all, err := tx.List(ctx, store.ListQuery{Kind: kind, Accounts: []string{a.Account}, Name: a.Name})
@@ -319,7 +317,7 @@ func resolveBuild(ctx context.Context, tx store.Tx, c Caller, kind, arn string) 
 	var hit *store.Resource
 	for _, r := range all { // ordered by version, then build: the last match is the newest
 		v, err := ParseVersion(r.Version, false)
-		if err != nil || !sel.Matches(v) || (a.Build > 0 && r.Build != a.Build) {
+		if err != nil || !sel.Matches(v) || (a.Build > 0 && r.Build != a.Build) || !readable(c, r) {
 			continue
 		}
 		hit = r

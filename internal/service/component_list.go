@@ -19,22 +19,18 @@ func (s *Service) ListComponents(ctx context.Context, in *gen.ListComponentsRequ
 	if err != nil {
 		return nil, err
 	}
-	accounts := ownerAccounts(c, in.Owner)
 	byName := in.ByName != nil && *in.ByName
 	var out gen.ListComponentsResponse
-	if len(accounts) == 0 {
-		return &out, nil
-	}
 	err = s.st.View(ctx, func(tx store.Tx) error {
 		out = gen.ListComponentsResponse{}
-		all, err := tx.List(ctx, store.ListQuery{Kind: kindComponent, Accounts: accounts})
+		all, err := listByOwner(ctx, tx, c, kindComponent, in.Owner)
 		if err != nil {
 			return err
 		}
 		// Keep the newest build of each version (or of each name).
 		latest := map[string]*store.Resource{}
 		var order []string
-		for _, r := range inRegionOf(all, c) {
+		for _, r := range all {
 			key := r.Account + "/" + r.Name
 			if !byName {
 				key += "/" + r.Version
@@ -97,9 +93,6 @@ func (s *Service) ListComponentBuildVersions(ctx context.Context, in *gen.ListCo
 		return nil, apiError(gen.CodeInvalidRequest, "componentVersionArn %q must be a component version ARN (.../component/<name>/<version>)", in.ComponentVersionArn)
 	}
 	var out gen.ListComponentBuildVersionsResponse
-	if !canRead(c, a.Account) {
-		return &out, nil
-	}
 	sel, _ := ParseVersion(a.Version, true)
 	err = s.st.View(ctx, func(tx store.Tx) error {
 		out = gen.ListComponentBuildVersionsResponse{}
@@ -109,7 +102,7 @@ func (s *Service) ListComponentBuildVersions(ctx context.Context, in *gen.ListCo
 		}
 		var picked []*store.Resource
 		for _, r := range inRegion(all, a.Region) {
-			if v, err := ParseVersion(r.Version, false); err == nil && sel.Matches(v) {
+			if v, err := ParseVersion(r.Version, false); err == nil && sel.Matches(v) && readable(c, r) {
 				picked = append(picked, r)
 			}
 		}

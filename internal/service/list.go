@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -43,16 +44,31 @@ func paginate(rs []*store.Resource, cursor string, maxResults *int32) ([]*store.
 	return page, ""
 }
 
-// ownerAccounts maps the Ownership of a List call to account IDs.
-func ownerAccounts(c Caller, owner gen.Ownership) []string {
+// listByOwner returns the caller-visible resources of a kind for the
+// Ownership of a List call, in the caller's region: Self (the default) is
+// the caller's own, Amazon the managed ones, Shared those other accounts
+// share with the caller through a resource policy. ThirdParty and
+// AWSMarketplace have no resources here.
+func listByOwner(ctx context.Context, tx store.Tx, c Caller, kind string, owner gen.Ownership) ([]*store.Resource, error) {
+	q := store.ListQuery{Kind: kind}
 	switch owner {
 	case "", gen.OwnershipSelf:
-		return []string{c.Account}
+		q.Accounts = []string{c.Account}
 	case gen.OwnershipAmazon:
-		return []string{"aws"}
-	default: // Shared, ThirdParty, AWSMarketplace: nothing is shared yet
-		return nil
+		q.Accounts = []string{"aws"}
+	case gen.OwnershipShared:
+	default:
+		return nil, nil
 	}
+	rs, err := tx.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rs = inRegionOf(rs, c)
+	if owner == gen.OwnershipShared {
+		rs = sharedWith(c, rs)
+	}
+	return rs, nil
 }
 
 // filterSet checks filters against the names a List call supports.
