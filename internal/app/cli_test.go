@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,21 +19,7 @@ func TestAWSCLISmoke(t *testing.T) {
 	if err := os.WriteFile(doc, []byte(helloDoc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) (map[string]any, string, error) {
-		cmd := exec.Command(awsBin, append([]string{"--endpoint-url", a.URL(), "--output", "json", "imagebuilder"}, args...)...)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
-			"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var out map[string]any
-		if err == nil && stdout.Len() > 0 {
-			if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil {
-				t.Fatalf("aws %v: output is not JSON: %s", args, stdout.String())
-			}
-		}
-		return out, stderr.String(), err
-	}
+	run := awsCLI(t, a, awsBin)
 	ok := func(args ...string) map[string]any {
 		t.Helper()
 		out, stderr, err := run(args...)

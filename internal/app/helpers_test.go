@@ -1,7 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -100,4 +104,26 @@ func must[T any](t *testing.T) func(T, error) T {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// awsCLI returns a runner of `aws imagebuilder ...` against the server with
+// account A's keys: it returns the parsed JSON output, stderr and the
+// command's error.
+func awsCLI(t *testing.T, a *App, awsBin string) func(args ...string) (map[string]any, string, error) {
+	return func(args ...string) (map[string]any, string, error) {
+		t.Helper()
+		cmd := exec.Command(awsBin, append([]string{"--endpoint-url", a.URL(), "--output", "json", "imagebuilder"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
+			"AWS_PAGER=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var out map[string]any
+		if err == nil && stdout.Len() > 0 {
+			if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil {
+				t.Fatalf("aws %v: output is not JSON: %s", args, stdout.String())
+			}
+		}
+		return out, stderr.String(), err
+	}
 }
