@@ -3,14 +3,14 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
