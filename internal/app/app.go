@@ -95,7 +95,7 @@ func (a *App) build() error {
 		return err
 	}
 	svc, err := service.New(service.Options{
-		Store: a.st, Keys: keys, Logger: a.log,
+		Store: a.st, Keys: keys, Logger: a.log, Regions: a.cfg.Regions,
 		Fetcher: artifact.NewFetcher(artifact.S3Options(a.cfg.S3)),
 	})
 	if err != nil {

@@ -25,9 +25,11 @@ const (
 
 // Config is the whole server configuration.
 type Config struct {
-	Listen   string    `yaml:"listen"`
-	DataDir  string    `yaml:"dataDir"`
-	Region   string    `yaml:"region"`
+	Listen  string `yaml:"listen"`
+	DataDir string `yaml:"dataDir"`
+	Region  string `yaml:"region"`
+	// Regions are the sites distributions may target; default: Region.
+	Regions  []string  `yaml:"regions"`
 	Accounts []Account `yaml:"accounts"`
 	Store    Store     `yaml:"store"`
 	S3       S3        `yaml:"s3"`
@@ -102,6 +104,9 @@ func (c *Config) ApplyDefaults() error {
 	if c.Region == "" {
 		c.Region = DefaultRegion
 	}
+	if len(c.Regions) == 0 {
+		c.Regions = []string{c.Region}
+	}
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"
 	}
@@ -118,6 +123,11 @@ func (c *Config) ApplyDefaults() error {
 func (c *Config) Validate() error {
 	if !regionRE.MatchString(c.Region) {
 		return fmt.Errorf("config: region %q is not a region name like us-east-1", c.Region)
+	}
+	for i, r := range c.Regions {
+		if !regionRE.MatchString(r) {
+			return fmt.Errorf("config: regions[%d] %q is not a region name like us-east-1", i, r)
+		}
 	}
 	switch c.Store.Driver {
 	case "sqlite":

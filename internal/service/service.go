@@ -31,6 +31,9 @@ type Options struct {
 	Store   store.Store
 	Keys    KeyStore // nil: kmsKeyId is refused
 	Fetcher Fetcher  // nil: uri is refused
+	// Regions are the sites distributions may target (the server's own
+	// region at least).
+	Regions []string
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -43,6 +46,7 @@ type Service struct {
 	st      store.Store
 	keys    KeyStore
 	fetcher Fetcher
+	regions []string
 	now     func() time.Time
 	log     *slog.Logger
 
@@ -56,7 +60,7 @@ func New(o Options) (*Service, error) {
 	if o.Store == nil {
 		return nil, errors.New("service: Store is required")
 	}
-	s := &Service{st: o.Store, keys: o.Keys, fetcher: o.Fetcher, now: o.Now, log: o.Logger}
+	s := &Service{st: o.Store, keys: o.Keys, fetcher: o.Fetcher, regions: o.Regions, now: o.Now, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
