@@ -36,7 +36,7 @@ func (c tokenCodec) open(op, account, token string) (string, error) {
 	if i < 0 {
 		return "", errBadToken
 	}
-	enc := base64.RawURLEncoding
+	enc := base64.RawURLEncoding.Strict()
 	cursor, err := enc.DecodeString(token[:i])
 	if err != nil {
 		return "", errBadToken

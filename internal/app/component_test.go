@@ -238,15 +238,20 @@ func TestImportComponent(t *testing.T) {
 	ctx := context.Background()
 	out, err := c.ImportComponent(ctx, &ib.ImportComponentInput{Name: aws.String("imported"), SemanticVersion: aws.String("1.0.0"),
 		Type: types.ComponentTypeTest, Format: types.ComponentFormatShell, Platform: types.PlatformLinux,
-		Data: aws.String("#!/bin/bash\necho 'it: works' # {{ not an expression }}\n")})
+		Data: aws.String("#!/bin/bash\necho 'it: works' # \"quoted\" \\ back\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := must[*ib.GetComponentOutput](t)(c.GetComponent(ctx, &ib.GetComponentInput{ComponentBuildVersionArn: out.ComponentBuildVersionArn}))
 	data := aws.ToString(got.Component.Data)
-	if got.Component.Type != types.ComponentTypeTest || !strings.Contains(data, "ExecuteBash") || !strings.Contains(data, "echo 'it: works'") {
+	if got.Component.Type != types.ComponentTypeTest || !strings.Contains(data, "ExecuteBash") || !strings.Contains(data, `echo 'it: works' # "quoted" \ back`) {
 		t.Errorf("imported component = %s\n%s", got.Component.Type, data)
 	}
+	// AWSTOE would read {{ }} in the script as an expression: refused.
+	_, err = c.ImportComponent(ctx, &ib.ImportComponentInput{Name: aws.String("braces"), SemanticVersion: aws.String("1.0.0"),
+		Type: types.ComponentTypeBuild, Format: types.ComponentFormatShell, Platform: types.PlatformLinux,
+		Data: aws.String("echo {{ nope }}\n")})
+	wantCode(t, err, "InvalidParameterValueException")
 }
 
 func TestComponentListing(t *testing.T) {
@@ -312,7 +317,16 @@ func TestComponentListing(t *testing.T) {
 	if tok == "" {
 		t.Fatal("no nextToken on a partial page")
 	}
-	forged := []string{"garbage", tok[:len(tok)-2] + "AA", "x" + tok}
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	forged := []string{"garbage", flip(tok, len(tok)-5), flip(tok, 1), "x" + tok}
 	for _, f := range forged {
 		_, err = c.ListComponents(ctx, &ib.ListComponentsInput{NextToken: aws.String(f)})
 		wantCode(t, err, "InvalidPaginationTokenException")
@@ -326,5 +340,25 @@ func TestComponentListing(t *testing.T) {
 	amazon := must[*ib.ListComponentsOutput](t)(c.ListComponents(ctx, &ib.ListComponentsInput{Owner: types.OwnershipAmazon}))
 	if len(amazon.ComponentVersionList) != 0 {
 		t.Errorf("owner Amazon listed %d", len(amazon.ComponentVersionList))
+	}
+}
+
+func TestComponentDocumentValidation(t *testing.T) {
+	a := startServer(t)
+	c := client(a, "test", "test")
+	cases := []struct{ name, doc, want string }{
+		{"unknown action", strings.Replace(helloDoc, "action: ExecuteBash\n        inputs:\n          commands:\n            - echo", "action: ExecuteMagic\n        inputs:\n          commands:\n            - echo", 1), "ExecuteMagic"},
+		{"unknown variable", strings.Replace(helloDoc, "{{ Greeting }}", "{{ Nobody }}", 1), "Nobody"},
+		{"bad input type", strings.Replace(helloDoc, "commands:\n            - echo {{ Greeting }}", "commands: 42", 1), "commands"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.CreateComponent(context.Background(), &ib.CreateComponentInput{Name: aws.String("val"), SemanticVersion: aws.String("1.0.0"),
+				Platform: types.PlatformLinux, Data: aws.String(tc.doc)})
+			wantCode(t, err, "InvalidParameterValueException")
+			if !strings.Contains(err.Error(), tc.want) || !regexp.MustCompile(`:\d+`).MatchString(err.Error()) {
+				t.Errorf("message %q should name %q and a line", err, tc.want)
+			}
+		})
 	}
 }

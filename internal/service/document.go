@@ -14,11 +14,15 @@ type documentInfo struct {
 	Parameters []gen.ComponentParameterDetail
 }
 
-// inspectDocument parses a component document (YAML or JSON) and checks its
-// top-level structure; errors name the line and field.
+// inspectDocument parses a component document (YAML or JSON) and validates
+// it as `awstoe validate` does; errors name the line, step and field.
 func inspectDocument(name string, data []byte) (*documentInfo, error) {
 	doc, err := toe.ParseDocument(name, data)
 	if err != nil {
+		return nil, err
+	}
+	// Actions, their inputs and every {{ }} expression, as awstoe validate.
+	if err := toe.Validate(doc); err != nil {
 		return nil, err
 	}
 	info := &documentInfo{Type: gen.ComponentTypeBUILD}
