@@ -68,8 +68,9 @@ func createComponent(t *testing.T, c *ib.Client, name, version, doc string, mod 
 
 var isoMillis = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
-func TestComponentLifecycle(t *testing.T) {
-	a := startServer(t)
+func TestComponentLifecycle(t *testing.T) { forEachStore(t, testComponentLifecycle) }
+
+func testComponentLifecycle(t *testing.T, a *App) {
 	c := client(a, "test", "test")
 	ctx := context.Background()
 
@@ -254,8 +255,9 @@ func TestImportComponent(t *testing.T) {
 	wantCode(t, err, "InvalidParameterValueException")
 }
 
-func TestComponentListing(t *testing.T) {
-	a := startServer(t)
+func TestComponentListing(t *testing.T) { forEachStore(t, testComponentListing) }
+
+func testComponentListing(t *testing.T, a *App) {
 	c := client(a, "test", "test")
 	ctx := context.Background()
 	for i := range 5 {

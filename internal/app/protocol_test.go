@@ -16,8 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
 )
 
-func TestIdempotencyAndDryRun(t *testing.T) {
-	a := startServer(t)
+func TestIdempotencyAndDryRun(t *testing.T) { forEachStore(t, testIdempotencyAndDryRun) }
+
+func testIdempotencyAndDryRun(t *testing.T, a *App) {
 	c := client(a, "test", "test")
 	ctx := context.Background()
 	in := &ib.CreateComponentInput{Name: aws.String("idem"), SemanticVersion: aws.String("1.0.0"), Platform: types.PlatformLinux,
@@ -51,8 +52,9 @@ func TestIdempotencyAndDryRun(t *testing.T) {
 	wantCode(t, err, "InvalidParameterValueException")
 }
 
-func TestTagsAndPolicies(t *testing.T) {
-	a := startServer(t)
+func TestTagsAndPolicies(t *testing.T) { forEachStore(t, testTagsAndPolicies) }
+
+func testTagsAndPolicies(t *testing.T, a *App) {
 	c := client(a, "test", "test")
 	ctx := context.Background()
 	arn := createComponent(t, c, "tagged", "1.0.0", helloDoc, func(in *ib.CreateComponentInput) {
@@ -88,8 +90,9 @@ func TestTagsAndPolicies(t *testing.T) {
 	wantCode(t, err, "ResourceNotFoundException")
 }
 
-func TestAccountsAreIsolated(t *testing.T) {
-	a := startServer(t)
+func TestAccountsAreIsolated(t *testing.T) { forEachStore(t, testAccountsAreIsolated) }
+
+func testAccountsAreIsolated(t *testing.T, a *App) {
 	ca, cb := client(a, "test", "test"), client(a, "other", "othersecret")
 	ctx := context.Background()
 	arn := createComponent(t, ca, "mine", "1.0.0", helloDoc).ComponentBuildVersionArn
