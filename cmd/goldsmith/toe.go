@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/goldsmith/goldsmith/internal/artifact"
+	"github.com/goldsmith/goldsmith/internal/docsource"
 	"github.com/goldsmith/goldsmith/internal/toe"
 )
 
@@ -143,7 +145,7 @@ type toeRunFlags struct {
 	config, documents, phases, parameters string
 	executionID, logDir, stateDir         string
 	workDir, blocked, rootfs              string
-	s3Endpoint, s3Region                  string
+	s3Endpoint, s3Region, endpoint        string
 	s3PathStyle, trace                    bool
 }
 
@@ -209,6 +211,7 @@ func newToeRunCmd() *cobra.Command {
 	fl.StringVar(&f.s3Region, "s3-region", "", "S3 region (default: from the AWS environment)")
 	fl.BoolVar(&f.s3PathStyle, "s3-path-style", false, "use path-style S3 addressing")
 	fl.BoolVarP(&f.trace, "trace", "t", false, "also print the application log to stderr")
+	fl.StringVar(&f.endpoint, "endpoint", os.Getenv("GOLDSMITH_ENDPOINT"), "goldsmith API that ExecuteDocument component ARNs are read from (env GOLDSMITH_ENDPOINT; keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, default test/test)")
 	return cmd
 }
 
@@ -261,6 +264,13 @@ func runToe(ctx context.Context, cmd *cobra.Command, f toeRunFlags) error {
 	opts.StateDirectory = firstNonEmpty(f.stateDir, opts.StateDirectory)
 	opts.BlockedModules = splitList(f.blocked)
 	opts.S3.Endpoint, opts.S3.Region, opts.S3.UsePathStyle = f.s3Endpoint, f.s3Region, f.s3PathStyle
+	opts.LoadDocument = docsource.New(
+		artifact.S3Options{Endpoint: f.s3Endpoint, Region: f.s3Region, UsePathStyle: f.s3PathStyle,
+			AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")},
+		docsource.Server{Endpoint: f.endpoint, Region: firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"),
+			AccessKeyID:     firstNonEmpty(os.Getenv("AWS_ACCESS_KEY_ID"), "test"),
+			SecretAccessKey: firstNonEmpty(os.Getenv("AWS_SECRET_ACCESS_KEY"), "test")},
+	).Load
 	if f.trace {
 		opts.Logger = newTraceLogger(cmd.ErrOrStderr())
 	}
