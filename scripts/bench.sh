@@ -23,3 +23,14 @@ END {
 	printf "  ratio                  : %8.2fx (goal <= 1.3x)\n", avg["goldsmith"] / avg["baseline"]
 	printf "  goldsmith throughput   : %8.0f calls/s in parallel (baseline %.0f/s; goal >= 5000/s)\n", 1e9 / avg["goldsmith-parallel"], 1e9 / avg["baseline-parallel"]
 }' "$out"
+
+# toe engine: 200 trivial ExecuteBash steps vs the same commands in one
+# script (goal: at most 2 ms per step over that floor).
+go test -run '^$' -bench 'StepOverhead' -benchtime "${TOE_BENCH_RUNS:-5}x" ./internal/toe/ | tee "$out"
+awk '/^BenchmarkStepOverhead/ {
+	for (i = 1; i <= NF; i++) m[$(i+1)] = $i
+	printf "\ntoe engine, 200 ExecuteBash steps\n"
+	printf "  engine                         : %6.2f ms/step\n", m["ms-engine/step"]
+	printf "  over one script of all commands: %6.2f ms/step (goal <= 2 ms)\n", m["ms-over-one-script/step"]
+	printf "  over one bash start per step   : %6.2f ms/step\n", m["ms-overhead/step"]
+}' "$out"
