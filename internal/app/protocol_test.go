@@ -219,6 +219,8 @@ func TestWireProtocol(t *testing.T) {
 		{"bad json", "PUT", "/CreateComponent", "{not json", 400, "InvalidRequestException"},
 		{"wrong json type", "POST", "/ListComponents", `{"maxResults":"ten"}`, 400, "InvalidRequestException"},
 		{"missing required", "GET", "/GetComponent", "", 400, "InvalidRequestException"},
+		{"bad arn", "GET", "/GetComponent?componentBuildVersionArn=" + url.QueryEscape("arn:aws:s3:::bucket/key"), "", 400, "InvalidRequestException"},
+		{"bad arn on delete", "DELETE", "/DeleteComponent?componentBuildVersionArn=" + url.QueryEscape(strings.TrimSuffix(arn, "/1")+"/x"), "", 400, "InvalidRequestException"},
 		{"unknown arn", "GET", "/GetComponent?componentBuildVersionArn=" + url.QueryEscape(strings.Replace(arn, "wire", "nope", 1)), "", 404, "ResourceNotFoundException"},
 		{"not available yet", "PUT", "/CreateImage", `{"infrastructureConfigurationArn":"arn:aws:imagebuilder:us-east-1:000000000000:infrastructure-configuration/x","clientToken":"t"}`, 400, "ClientException"},
 	}
