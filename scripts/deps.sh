@@ -3,9 +3,10 @@
 # Idempotent; installs only what is missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
+"$(dirname "$0")"/host-packages.sh
+
 need=()
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { echo "deps.sh: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
-command -v aws >/dev/null 2>&1 || need+=(awscli)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 
 if [ ${#need[@]} -gt 0 ]; then

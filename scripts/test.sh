@@ -38,18 +38,12 @@ GOLDSMITH_TEST_POSTGRES_URL=$(scripts/pg.sh start)
 export GOLDSMITH_TEST_POSTGRES_URL
 trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT
 
-step "AWS CLI for the smoke tests"
-if ! command -v aws >/dev/null 2>&1; then
-	if [ "$(id -u)" -eq 0 ]; then
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get install -y -q --no-install-recommends awscli </dev/null >/dev/null ||
-			{ apt-get update -q </dev/null >/dev/null && apt-get install -y -q --no-install-recommends awscli </dev/null >/dev/null; } ||
-			echo "could not install awscli: the CLI smoke tests will skip" >&2
-	else
-		echo "no aws CLI and not root: the CLI smoke tests will skip" >&2
-	fi
+step "host packages (runc, qemu, mmdebstrap, awscli, ...)"
+if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; then
+	scripts/host-packages.sh
+else
+	echo "not root: tests needing missing host packages will skip" >&2
 fi
-command -v aws && aws --version || true
 
 step "go test"
 go test -count=1 -timeout 20m ./...
