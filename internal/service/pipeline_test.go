@@ -73,7 +73,9 @@ func TestImgCheckWorkflowParams(t *testing.T) {
 		{Name: "topic", Type: "string"},
 		{Name: "accounts", Type: "stringList", DefaultValue: []string{"1", "2"}},
 	}
-	p := func(name string, v ...string) gen.WorkflowParameter { return gen.WorkflowParameter{Name: name, Value: v} }
+	p := func(name string, v ...string) gen.WorkflowParameter {
+		return gen.WorkflowParameter{Name: name, Value: v}
+	}
 	tests := []struct {
 		name   string
 		params []gen.WorkflowParameter
