@@ -854,3 +854,56 @@ func TestRecipesWithAWSCLI(t *testing.T) {
 	ok("delete-container-recipe", "--container-recipe-arn", carn)
 	fails("ResourceNotFoundException", "get-container-recipe", "--container-recipe-arn", carn)
 }
+
+// TestRecipeIdempotencyAndConcurrency replays a clientToken (no second
+// version is allocated) and races wildcard creates (each gets its own
+// version).
+func TestRecipeIdempotencyAndConcurrency(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *App) {
+		c := client(a, "test", "test")
+		ctx := context.Background()
+		comp := aws.ToString(createComponent(t, c, "hello", "1.0.0", helloDoc).ComponentBuildVersionArn)
+		in := recipeImageInput("idem", "1.0.x", comp, func(in *ib.CreateImageRecipeInput) { in.ClientToken = aws.String("token-1") })
+		first := must[*ib.CreateImageRecipeOutput](t)(c.CreateImageRecipe(ctx, in))
+		again := must[*ib.CreateImageRecipeOutput](t)(c.CreateImageRecipe(ctx, in))
+		if aws.ToString(first.ImageRecipeArn) != recipePrefixA+"idem/1.0.0" || aws.ToString(again.ImageRecipeArn) != aws.ToString(first.ImageRecipeArn) ||
+			aws.ToString(again.ClientToken) != "token-1" {
+			t.Errorf("replay = %s / %s", aws.ToString(first.ImageRecipeArn), aws.ToString(again.ImageRecipeArn))
+		}
+		in.Description = aws.String("different")
+		_, err := c.CreateImageRecipe(ctx, in)
+		wantCode(t, err, "IdempotentParameterMismatchException")
+
+		const n = 8
+		arns := make(chan string, n)
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				out, err := c.CreateContainerRecipe(ctx, recipeContainerInput("race", "1.0.x", comp))
+				if err != nil {
+					errs <- err
+					return
+				}
+				arns <- aws.ToString(out.ContainerRecipeArn)
+			}()
+		}
+		seen := map[string]bool{}
+		for range n {
+			select {
+			case err := <-errs:
+				t.Errorf("concurrent create: %v", err)
+			case arn := <-arns:
+				if seen[arn] {
+					t.Errorf("version allocated twice: %s", arn)
+				}
+				seen[arn] = true
+			}
+		}
+		for i := range len(seen) {
+			if !seen[fmt.Sprintf("arn:aws:imagebuilder:us-east-1:000000000000:container-recipe/race/1.0.%d", i)] {
+				t.Errorf("versions are not 1.0.0..1.0.%d: %v", len(seen)-1, seen)
+				break
+			}
+		}
+	})
+}

@@ -56,6 +56,12 @@ func nextRecipeVersion(sel Version, existing []Version) (Version, error) {
 	return v, nil
 }
 
+// errRecipeVersionTaken reports that another create inserted the version a
+// wildcard selector allocated; maxRecipeAttempts bounds the retries.
+var errRecipeVersionTaken = errors.New("recipe version taken concurrently")
+
+const maxRecipeAttempts = 5
+
 // recipeDraft is what a create of either recipe kind has in common; the
 // kind-specific part validates and renders the body inside the write.
 type recipeDraft struct {
@@ -80,57 +86,75 @@ func (s *Service) createRecipe(ctx context.Context, c Caller, d recipeDraft) (st
 	base := ARN{Partition: "aws", Region: c.Region, Account: c.Account, Type: d.kind, Name: Slug(d.name)}
 	var arn string
 	var refs *gen.LatestVersionReferences
-	err = s.st.Update(ctx, func(tx store.Tx) error {
-		existing, err := tx.List(ctx, store.ListQuery{Kind: d.kind, Accounts: []string{c.Account}, Name: base.Name})
-		if err != nil {
+	for attempt := 1; ; attempt++ {
+		err = s.st.Update(ctx, func(tx store.Tx) error {
+			arn, refs, err = s.insertRecipe(ctx, tx, c, d, sel, base)
 			return err
+		})
+		// A concurrent create took the version a wildcard allocated: allocate again.
+		if !errors.Is(err, errRecipeVersionTaken) || attempt == maxRecipeAttempts {
+			break
 		}
-		existing = inRegion(existing, c.Region)
-		var versions []Version
-		for _, r := range existing {
-			if v, err := ParseVersion(r.Version, false); err == nil {
-				versions = append(versions, v)
-			}
-		}
-		ver, err := nextRecipeVersion(sel, versions)
-		if err != nil {
-			return err
-		}
-		a := base
-		a.Version = ver.String()
-		arn = a.String()
-		if slices.ContainsFunc(existing, func(r *store.Resource) bool { return r.ARN == arn }) {
-			return apiError(gen.CodeResourceAlreadyExists, "%s %s already exists; versions are immutable, create a new version", d.kind, arn)
-		}
-		now := s.now().UTC().Truncate(time.Millisecond)
-		body, err := d.body(tx, arn, a.Version, now)
-		if err != nil {
-			return err
-		}
-		r := &store.Resource{ARN: arn, Kind: d.kind, Account: c.Account, Name: a.Name, Version: a.Version,
-			Created: now, Updated: now, Body: body, Tags: d.tags}
-		if err := tx.Insert(ctx, r); err != nil {
-			if errors.Is(err, store.ErrExists) {
-				return apiError(gen.CodeResourceAlreadyExists, "%s %s already exists; versions are immutable, create a new version", d.kind, arn)
-			}
-			return err
-		}
-		targets := make([]string, 0, len(d.components))
-		for _, cfg := range d.components {
-			if !slices.Contains(targets, cfg.ComponentArn) {
-				targets = append(targets, cfg.ComponentArn)
-			}
-		}
-		if err := tx.SetRefs(ctx, arn, targets); err != nil {
-			return err
-		}
-		refs = latestRefs(append(existing, r), ver)
-		return nil
-	})
+	}
+	if errors.Is(err, errRecipeVersionTaken) {
+		return "", nil, apiError(gen.CodeResourceInUse, "%s %s: concurrent creates keep taking the next free version; retry", d.kind, base)
+	}
 	if err != nil {
 		return "", nil, err
 	}
 	return arn, refs, nil
+}
+
+// insertRecipe allocates the version in tx, renders and stores the recipe
+// and records its references to its components.
+func (s *Service) insertRecipe(ctx context.Context, tx store.Tx, c Caller, d recipeDraft, sel Version, base ARN) (string, *gen.LatestVersionReferences, error) {
+	existing, err := tx.List(ctx, store.ListQuery{Kind: d.kind, Accounts: []string{c.Account}, Name: base.Name})
+	if err != nil {
+		return "", nil, err
+	}
+	existing = inRegion(existing, c.Region)
+	var versions []Version
+	for _, r := range existing {
+		if v, err := ParseVersion(r.Version, false); err == nil {
+			versions = append(versions, v)
+		}
+	}
+	ver, err := nextRecipeVersion(sel, versions)
+	if err != nil {
+		return "", nil, err
+	}
+	a := base
+	a.Version = ver.String()
+	arn := a.String()
+	if slices.ContainsFunc(existing, func(r *store.Resource) bool { return r.ARN == arn }) {
+		return "", nil, apiError(gen.CodeResourceAlreadyExists, "%s %s already exists; versions are immutable, create a new version", d.kind, arn)
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	body, err := d.body(tx, arn, a.Version, now)
+	if err != nil {
+		return "", nil, err
+	}
+	r := &store.Resource{ARN: arn, Kind: d.kind, Account: c.Account, Name: a.Name, Version: a.Version,
+		Created: now, Updated: now, Body: body, Tags: d.tags}
+	if err := tx.Insert(ctx, r); err != nil {
+		if errors.Is(err, store.ErrExists) && sel.IsWildcard() {
+			return "", nil, errRecipeVersionTaken
+		}
+		if errors.Is(err, store.ErrExists) {
+			return "", nil, apiError(gen.CodeResourceAlreadyExists, "%s %s already exists; versions are immutable, create a new version", d.kind, arn)
+		}
+		return "", nil, err
+	}
+	targets := make([]string, 0, len(d.components))
+	for _, cfg := range d.components {
+		if !slices.Contains(targets, cfg.ComponentArn) {
+			targets = append(targets, cfg.ComponentArn)
+		}
+	}
+	if err := tx.SetRefs(ctx, arn, targets); err != nil {
+		return "", nil, err
+	}
+	return arn, latestRefs(append(existing, r), ver), nil
 }
 
 // getRecipe resolves a recipe ARN (an exact version, or `x` wildcards
