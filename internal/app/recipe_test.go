@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -906,4 +907,40 @@ func TestRecipeIdempotencyAndConcurrency(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestImageRecipeAmiWatermarks sends amiWatermarks on the wire (the Go SDK
+// in go.mod predates the member).
+func TestImageRecipeAmiWatermarks(t *testing.T) {
+	a := startServer(t)
+	c := client(a, "test", "test")
+	comp := aws.ToString(createComponent(t, c, "hello", "1.0.0", helloDoc).ComponentBuildVersionArn)
+	body := func(name string, marks ...string) string {
+		b, err := json.Marshal(map[string]any{
+			"name": name, "semanticVersion": "1.0.0", "parentImage": recipeWildcardParent, "clientToken": name,
+			"components": []map[string]any{{"componentArn": comp}}, "amiWatermarks": marks,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	resp, out := signedRequest(t, a, "PUT", "/CreateImageRecipe", body("marked", "Golden (2026)", "team-a"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("create: %d %v", resp.StatusCode, out)
+	}
+	arn, _ := out["imageRecipeArn"].(string)
+	resp, out = signedRequest(t, a, "GET", "/GetImageRecipe?imageRecipeArn="+url.QueryEscape(arn), "")
+	r, _ := out["imageRecipe"].(map[string]any)
+	if marks, _ := r["amiWatermarks"].([]any); resp.StatusCode != 200 || len(marks) != 2 || marks[0] != "Golden (2026)" {
+		t.Errorf("get: %d %v", resp.StatusCode, out)
+	}
+	resp, out = signedRequest(t, a, "PUT", "/CreateImageRecipe", body("twice", "team-a", "team-a"))
+	if resp.StatusCode != 400 || resp.Header.Get("X-Amzn-ErrorType") != "InvalidParameterValueException" || !strings.Contains(fmt.Sprint(out["message"]), "amiWatermarks[1]") {
+		t.Errorf("duplicate watermark: %d %s %v", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), out)
+	}
+	resp, _ = signedRequest(t, a, "PUT", "/CreateImageRecipe", body("toomany", "a-1", "b-2", "c-3", "d-4", "e-5", "f-6"))
+	if resp.StatusCode != 400 {
+		t.Errorf("six watermarks: %d", resp.StatusCode)
+	}
 }

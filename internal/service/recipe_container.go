@@ -76,6 +76,12 @@ func checkTargetRepository(t *gen.TargetContainerRepository) error {
 }
 
 // CreateContainerRecipe creates an immutable container recipe version.
+// The Dockerfile template from dockerfileTemplateUri is read now and kept
+// as dockerfileTemplateData; platformOverride becomes the recipe's
+// platform. imageOsVersionOverride passes the model's checks but is not
+// kept: the stored body is a gen.ContainerRecipe, which has no such member.
+// kmsKeyId must name a key of the key store and is kept with the recipe;
+// the template itself stays readable in the body, which images snapshot.
 func (s *Service) CreateContainerRecipe(ctx context.Context, in *gen.CreateContainerRecipeRequest) (*gen.CreateContainerRecipeResponse, error) {
 	c, err := caller(ctx)
 	if err != nil {
