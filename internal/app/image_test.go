@@ -455,3 +455,60 @@ func TestImageCLI(t *testing.T) {
 		t.Errorf("get-image after delete: %v %s", err, stderr)
 	}
 }
+
+// TestImageFromCreatedRecipes builds from recipes made through the API (not
+// fixtures): the snapshot is the recipe as GetImageRecipe shows it, and the
+// recipes cannot be deleted while a pipeline or an image uses them.
+func TestImageFromCreatedRecipes(t *testing.T) {
+	a := startServer(t)
+	c := client(a, "test", "test")
+	ctx := context.Background()
+	comp := aws.ToString(createComponent(t, c, "hello", "1.0.0", helloDoc).ComponentBuildVersionArn)
+	parent := "arn:aws:imagebuilder:us-east-1:aws:image/amazon-linux-2023-x86/x.x.x"
+	recipe := aws.ToString(must[*ib.CreateImageRecipeOutput](t)(c.CreateImageRecipe(ctx, &ib.CreateImageRecipeInput{
+		Name: aws.String("Real Recipe"), SemanticVersion: aws.String("1.0.0"), ParentImage: aws.String(parent),
+		Description: aws.String("made by the API"), Components: []types.ComponentConfiguration{{ComponentArn: aws.String(comp),
+			Parameters: []types.ComponentParameter{{Name: aws.String("Greeting"), Value: []string{"hi"}}}}},
+		Tags: map[string]string{"r": "1"},
+	})).ImageRecipeArn)
+	container := aws.ToString(must[*ib.CreateContainerRecipeOutput](t)(c.CreateContainerRecipe(ctx, &ib.CreateContainerRecipeInput{
+		Name: aws.String("real-container"), SemanticVersion: aws.String("1.0.0"), ContainerType: types.ContainerTypeDocker,
+		ParentImage: aws.String("amazonlinux:2023"), Components: []types.ComponentConfiguration{{ComponentArn: aws.String(comp)}},
+		DockerfileTemplateData: aws.String("FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n"),
+		TargetRepository:       &types.TargetContainerRepository{Service: types.ContainerRepositoryServiceEcr, RepositoryName: aws.String("real")},
+	})).ContainerRecipeArn)
+	infra := plInfra(t, c, "real-infra")
+
+	pipe := must[*ib.CreateImagePipelineOutput](t)(c.CreateImagePipeline(ctx, &ib.CreateImagePipelineInput{Name: aws.String("real-pipe"),
+		ImageRecipeArn: aws.String(recipe), InfrastructureConfigurationArn: aws.String(infra)})).ImagePipelineArn
+	imgArn := must[*ib.StartImagePipelineExecutionOutput](t)(c.StartImagePipelineExecution(ctx, &ib.StartImagePipelineExecutionInput{ImagePipelineArn: pipe})).ImageBuildVersionArn
+	if want := "arn:aws:imagebuilder:us-east-1:" + accountA + ":image/real-recipe/1.0.0/1"; aws.ToString(imgArn) != want {
+		t.Fatalf("image = %s, want %s", aws.ToString(imgArn), want)
+	}
+	cimg := must[*ib.CreateImageOutput](t)(c.CreateImage(ctx, &ib.CreateImageInput{ContainerRecipeArn: aws.String(container),
+		InfrastructureConfigurationArn: aws.String(infra)})).ImageBuildVersionArn
+
+	got := must[*ib.GetImageOutput](t)(c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: imgArn})).Image.ImageRecipe
+	want := must[*ib.GetImageRecipeOutput](t)(c.GetImageRecipe(ctx, &ib.GetImageRecipeInput{ImageRecipeArn: aws.String(recipe)})).ImageRecipe
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if string(gj) != string(wj) {
+		t.Errorf("snapshot differs from GetImageRecipe:\n got %s\nwant %s", gj, wj)
+	}
+	cs := must[*ib.GetImageOutput](t)(c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: cimg})).Image
+	if cs.ContainerRecipe == nil || aws.ToString(cs.ContainerRecipe.Arn) != container || cs.Type != types.ImageTypeDocker {
+		t.Errorf("container snapshot = %+v", cs.ContainerRecipe)
+	}
+
+	_, err := c.DeleteImageRecipe(ctx, &ib.DeleteImageRecipeInput{ImageRecipeArn: aws.String(recipe)})
+	wantCode(t, err, "ResourceDependencyException")
+	must[*ib.DeleteImagePipelineOutput](t)(c.DeleteImagePipeline(ctx, &ib.DeleteImagePipelineInput{ImagePipelineArn: pipe}))
+	_, err = c.DeleteImageRecipe(ctx, &ib.DeleteImageRecipeInput{ImageRecipeArn: aws.String(recipe)})
+	wantCode(t, err, "ResourceDependencyException") // the image still uses it
+	must[*ib.DeleteImageOutput](t)(c.DeleteImage(ctx, &ib.DeleteImageInput{ImageBuildVersionArn: imgArn}))
+	must[*ib.DeleteImageRecipeOutput](t)(c.DeleteImageRecipe(ctx, &ib.DeleteImageRecipeInput{ImageRecipeArn: aws.String(recipe)}))
+	_, err = c.DeleteContainerRecipe(ctx, &ib.DeleteContainerRecipeInput{ContainerRecipeArn: aws.String(container)})
+	wantCode(t, err, "ResourceDependencyException")
+	must[*ib.DeleteImageOutput](t)(c.DeleteImage(ctx, &ib.DeleteImageInput{ImageBuildVersionArn: cimg}))
+	must[*ib.DeleteContainerRecipeOutput](t)(c.DeleteContainerRecipe(ctx, &ib.DeleteContainerRecipeInput{ContainerRecipeArn: aws.String(container)}))
+}
