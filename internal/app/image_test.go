@@ -512,3 +512,34 @@ func TestImageFromCreatedRecipes(t *testing.T) {
 	must[*ib.DeleteImageOutput](t)(c.DeleteImage(ctx, &ib.DeleteImageInput{ImageBuildVersionArn: cimg}))
 	must[*ib.DeleteContainerRecipeOutput](t)(c.DeleteContainerRecipe(ctx, &ib.DeleteContainerRecipeInput{ContainerRecipeArn: aws.String(container)}))
 }
+
+// TestImageIdempotency: a repeated clientToken returns the first build
+// instead of queueing another one.
+func TestImageIdempotency(t *testing.T) {
+	a := startServer(t)
+	c := client(a, "test", "test")
+	ctx := context.Background()
+	in := plNewInputs(t, a, c)
+	create := &ib.CreateImageInput{ImageRecipeArn: &in.recipe, InfrastructureConfigurationArn: &in.infra, ClientToken: aws.String("token-1")}
+	first := must[*ib.CreateImageOutput](t)(c.CreateImage(ctx, create))
+	again := must[*ib.CreateImageOutput](t)(c.CreateImage(ctx, create))
+	if aws.ToString(first.ImageBuildVersionArn) != aws.ToString(again.ImageBuildVersionArn) || aws.ToString(again.ClientToken) != "token-1" {
+		t.Errorf("repeat = %s, first %s", aws.ToString(again.ImageBuildVersionArn), aws.ToString(first.ImageBuildVersionArn))
+	}
+	create.DistributionConfigurationArn = &in.dist
+	_, err := c.CreateImage(ctx, create)
+	wantCode(t, err, "IdempotentParameterMismatchException")
+
+	pipe := must[*ib.CreateImagePipelineOutput](t)(c.CreateImagePipeline(ctx, &ib.CreateImagePipelineInput{Name: aws.String("idem"),
+		ImageRecipeArn: &in.recipe, InfrastructureConfigurationArn: &in.infra})).ImagePipelineArn
+	start := &ib.StartImagePipelineExecutionInput{ImagePipelineArn: pipe, ClientToken: aws.String("run-1")}
+	r1 := must[*ib.StartImagePipelineExecutionOutput](t)(c.StartImagePipelineExecution(ctx, start))
+	r2 := must[*ib.StartImagePipelineExecutionOutput](t)(c.StartImagePipelineExecution(ctx, start))
+	if aws.ToString(r1.ImageBuildVersionArn) != aws.ToString(r2.ImageBuildVersionArn) {
+		t.Errorf("repeated start queued %s and %s", aws.ToString(r1.ImageBuildVersionArn), aws.ToString(r2.ImageBuildVersionArn))
+	}
+	l := must[*ib.ListImageBuildVersionsOutput](t)(c.ListImageBuildVersions(ctx, &ib.ListImageBuildVersionsInput{}))
+	if len(l.ImageSummaryList) != 2 {
+		t.Errorf("%d builds, want 2", len(l.ImageSummaryList))
+	}
+}
