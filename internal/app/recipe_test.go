@@ -944,3 +944,42 @@ func TestImageRecipeAmiWatermarks(t *testing.T) {
 		t.Errorf("six watermarks: %d", resp.StatusCode)
 	}
 }
+
+// TestRecipeTagsAndExactARNs tags recipes through the tag calls and checks
+// that changes need the exact version ARN.
+func TestRecipeTagsAndExactARNs(t *testing.T) {
+	a := startServer(t)
+	c := client(a, "test", "test")
+	ctx := context.Background()
+	comp := aws.ToString(createComponent(t, c, "hello", "1.0.0", helloDoc).ComponentBuildVersionArn)
+	ir := aws.ToString(must[*ib.CreateImageRecipeOutput](t)(c.CreateImageRecipe(ctx, recipeImageInput("tagged", "1.0.0", comp))).ImageRecipeArn)
+	cr := aws.ToString(must[*ib.CreateContainerRecipeOutput](t)(c.CreateContainerRecipe(ctx, recipeContainerInput("tagged", "1.0.0", comp))).ContainerRecipeArn)
+	for _, arn := range []string{ir, cr} {
+		must[*ib.TagResourceOutput](t)(c.TagResource(ctx, &ib.TagResourceInput{ResourceArn: aws.String(arn), Tags: map[string]string{"stage": "prod"}}))
+		tags := must[*ib.ListTagsForResourceOutput](t)(c.ListTagsForResource(ctx, &ib.ListTagsForResourceInput{ResourceArn: aws.String(arn)}))
+		if tags.Tags["stage"] != "prod" {
+			t.Errorf("%s tags = %v", arn, tags.Tags)
+		}
+	}
+	got := must[*ib.GetImageRecipeOutput](t)(c.GetImageRecipe(ctx, &ib.GetImageRecipeInput{ImageRecipeArn: aws.String(ir)}))
+	if got.ImageRecipe.Tags["stage"] != "prod" {
+		t.Errorf("image recipe tags = %v", got.ImageRecipe.Tags)
+	}
+	gotC := must[*ib.GetContainerRecipeOutput](t)(c.GetContainerRecipe(ctx, &ib.GetContainerRecipeInput{ContainerRecipeArn: aws.String(cr)}))
+	if gotC.ContainerRecipe.Tags["stage"] != "prod" {
+		t.Errorf("container recipe tags = %v", gotC.ContainerRecipe.Tags)
+	}
+	wild := strings.Replace(ir, "/1.0.0", "/1.x.x", 1)
+	must[*ib.GetImageRecipeOutput](t)(c.GetImageRecipe(ctx, &ib.GetImageRecipeInput{ImageRecipeArn: aws.String(wild)}))
+	_, err := c.DeleteImageRecipe(ctx, &ib.DeleteImageRecipeInput{ImageRecipeArn: aws.String(wild)})
+	wantCode(t, err, "ResourceNotFoundException")
+	_, err = c.PutImageRecipePolicy(ctx, &ib.PutImageRecipePolicyInput{ImageRecipeArn: aws.String(wild), Policy: aws.String(`{"Statement":[]}`)})
+	wantCode(t, err, "ResourceNotFoundException")
+	_, err = c.DeleteContainerRecipe(ctx, &ib.DeleteContainerRecipeInput{ContainerRecipeArn: aws.String(strings.Replace(cr, "/1.0.0", "/x.x.x", 1))})
+	wantCode(t, err, "ResourceNotFoundException")
+	// An image recipe ARN is not a container recipe ARN.
+	_, err = c.GetContainerRecipe(ctx, &ib.GetContainerRecipeInput{ContainerRecipeArn: aws.String(ir)})
+	if code := errorCode(err); code != "ResourceNotFoundException" && code != "InvalidRequestException" {
+		t.Errorf("image recipe ARN as container recipe: %v", err)
+	}
+}
