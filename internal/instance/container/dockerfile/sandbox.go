@@ -1,0 +1,38 @@
+package dockerfile
+
+import (
+	"context"
+	"io"
+)
+
+// sandbox is the part of container.Sandbox that Build uses; tests substitute
+// a fake for it.
+type sandbox interface {
+	RootFS() string
+	Run(ctx context.Context, p process) (exitCode int, err error)
+	WriteLayer(ctx context.Context, w io.Writer) error
+	Close() error
+}
+
+// process mirrors container.Process.
+type process struct {
+	Args           []string
+	Env            []string
+	Cwd            string
+	User           string
+	Stdout, Stderr io.Writer
+}
+
+// sandboxOptions mirrors container.Options.
+type sandboxOptions struct {
+	Lowers     []string
+	ScratchDir string
+	Network    bool
+}
+
+// sandboxRuntime opens sandboxes and unpacks layers: the container package, or a
+// fake in unit tests.
+type sandboxRuntime struct {
+	open   func(ctx context.Context, o sandboxOptions) (sandbox, error)
+	unpack func(ctx context.Context, layer io.Reader, dir string) error
+}
