@@ -51,7 +51,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, st: st, done: make(chan error, 1)}
-	if err := a.build(); err != nil {
+	if err := a.build(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	}
 }
 
-func (a *App) build() error {
+func (a *App) build(ctx context.Context) error {
 	keysDir := a.cfg.Keys.Dir
 	if keysDir == "" {
 		keysDir = filepath.Join(a.cfg.DataDir, "keys")
@@ -99,6 +99,9 @@ func (a *App) build() error {
 		Fetcher: artifact.NewFetcher(artifact.S3Options(a.cfg.S3)),
 	})
 	if err != nil {
+		return err
+	}
+	if err := svc.SeedManaged(ctx); err != nil {
 		return err
 	}
 	tokenKey, err := secretFile(filepath.Join(a.cfg.DataDir, "token.key"))
