@@ -182,6 +182,16 @@ func testWorkflowLifecycle(t *testing.T, a *App) {
 	_, err = c.ListWorkflowBuildVersions(ctx, &ib.ListWorkflowBuildVersionsInput{})
 	wantCode(t, err, "InvalidRequestException")
 
+	// Tags through the tag calls show up in GetWorkflow.
+	must[*ib.TagResourceOutput](t)(c.TagResource(ctx, &ib.TagResourceInput{ResourceArn: aws.String(arn2), Tags: map[string]string{"stage": "qa"}}))
+	must[*ib.UntagResourceOutput](t)(c.UntagResource(ctx, &ib.UntagResourceInput{ResourceArn: aws.String(arn1), TagKeys: []string{"team"}}))
+	if tags := must[*ib.ListTagsForResourceOutput](t)(c.ListTagsForResource(ctx, &ib.ListTagsForResourceInput{ResourceArn: aws.String(arn2)})).Tags; tags["stage"] != "qa" {
+		t.Errorf("tags of build 2 = %v", tags)
+	}
+	if g := must[*ib.GetWorkflowOutput](t)(c.GetWorkflow(ctx, &ib.GetWorkflowInput{WorkflowBuildVersionArn: aws.String(arn1)})); len(g.Workflow.Tags) != 0 {
+		t.Errorf("tags of build 1 after untag = %v", g.Workflow.Tags)
+	}
+
 	// Delete one build; it is gone, the other stays.
 	del := must[*ib.DeleteWorkflowOutput](t)(c.DeleteWorkflow(ctx, &ib.DeleteWorkflowInput{WorkflowBuildVersionArn: aws.String(arn1)}))
 	if aws.ToString(del.WorkflowBuildVersionArn) != arn1 {
