@@ -1,0 +1,294 @@
+package container
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Run runs one process with `runc run` (a fresh container id starting with
+// IDPrefix) whose root is merged/. A non-zero exit is (code, nil); a process
+// killed by a signal exits 128+signal. When ctx ends the container is killed
+// and deleted and ctx's error is returned wrapped. Failures of runc itself
+// (a missing executable or working directory, ...) are errors.
+func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) {
+	if len(p.Args) == 0 {
+		return -1, errors.New("run: no command")
+	}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
+	}
+	spec, err := s.processSpec(p)
+	if err != nil {
+		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
+	}
+	id, err := newContainerID()
+	if err != nil {
+		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
+	}
+	cfg, err := json.Marshal(spec)
+	if err != nil {
+		return -1, fmt.Errorf("run %s: encoding config.json: %w", p.Args[0], err)
+	}
+	if err := os.WriteFile(filepath.Join(s.bnd, "config.json"), cfg, 0o600); err != nil {
+		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
+	}
+	created := s.missingStubs()
+	defer s.removeStubs(ctx, created)
+	logPath := filepath.Join(s.bnd, "runc.log")
+	_ = os.Remove(logPath)
+
+	cmd := exec.Command(runc, "--root", StateRoot, "--log", logPath, "--log-format", "json",
+		"run", "--bundle", s.bnd, id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
+	cmd.WaitDelay = 5 * time.Second
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return -1, fmt.Errorf("run %s: sandbox closed", p.Args[0])
+	}
+	s.current, s.runDone, s.stopRun = id, done, stop
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.current, s.runDone, s.stopRun = "", nil, nil
+		s.mu.Unlock()
+	}()
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		close(done)
+		return -1, fmt.Errorf("run %s: starting runc: %w", p.Args[0], err)
+	}
+	go s.killOnCancel(runCtx, id, cmd.Process, done)
+	waitErr := cmd.Wait()
+	close(done)
+	if _, err := os.Stat(filepath.Join(StateRoot, id)); err == nil {
+		deleteContainer(context.WithoutCancel(ctx), id)
+	}
+	slog.DebugContext(ctx, "sandbox run", "id", id, "args", p.Args, "elapsed", time.Since(start))
+
+	if err := ctx.Err(); err != nil {
+		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
+	}
+	if s.isClosed() {
+		return -1, fmt.Errorf("run %s: sandbox closed", p.Args[0])
+	}
+	var ee *exec.ExitError
+	switch {
+	case waitErr == nil:
+		exitCode = 0
+	case errors.As(waitErr, &ee) && ee.ExitCode() >= 0:
+		exitCode = ee.ExitCode()
+	default:
+		return -1, fmt.Errorf("run %s: runc: %w", p.Args[0], waitErr)
+	}
+	if exitCode != 0 {
+		if msg := runcError(logPath); msg != "" {
+			return -1, fmt.Errorf("run %s: runc: %s", p.Args[0], msg)
+		}
+	}
+	return exitCode, nil
+}
+
+func (s *Sandbox) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// killOnCancel kills the container once ctx ends, retrying until runc run
+// has returned (the container may not exist yet when ctx ends); runc itself
+// is killed if it does not return in time.
+func (s *Sandbox) killOnCancel(ctx context.Context, id string, runc *os.Process, done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		killContainer(kctx, id)
+		select {
+		case <-done:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			slog.WarnContext(ctx, "runc did not stop after kill; killing runc", "id", id)
+			_ = runc.Kill()
+			return
+		}
+	}
+}
+
+// processSpec resolves p against the sandbox and builds the runc config.
+func (s *Sandbox) processSpec(p Process) (ociSpec, error) {
+	var passwd, group io.Reader
+	for _, f := range []struct {
+		name string
+		r    *io.Reader
+	}{{"etc/passwd", &passwd}, {"etc/group", &group}} {
+		host, err := resolveInRoot(s.merged, f.name, true)
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(host)
+		if err == nil {
+			*f.r = bytes.NewReader(data)
+		}
+	}
+	u, err := resolveUser(p.User, passwd, group)
+	if err != nil {
+		return ociSpec{}, err
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	cwd = path.Clean("/" + cwd)
+	host, err := resolveInRoot(s.merged, cwd, true)
+	if err != nil {
+		return ociSpec{}, fmt.Errorf("working directory %s: %w", cwd, err)
+	}
+	if fi, err := os.Stat(host); err != nil || !fi.IsDir() {
+		return ociSpec{}, fmt.Errorf("working directory %s does not exist in the sandbox", cwd)
+	}
+	env := append([]string(nil), p.Env...)
+	if !hasEnv(env, "PATH") {
+		env = append(env, "PATH="+DefaultPath)
+	}
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+u.Home)
+	}
+	return runcSpec(s.merged, s.opts.Hostname, s.opts.Network, u, p.Args, env, cwd), nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// stub is a mount point runc will have to create, and the times of its
+// parent directory before that.
+type stub struct {
+	rel          string
+	parentExists bool
+	atime, mtime time.Time
+}
+
+// missingStubs lists the mount points runc will have to create.
+func (s *Sandbox) missingStubs() []stub {
+	var missing []stub
+	for _, rel := range mountStubs(s.opts.Network) {
+		if _, err := os.Lstat(filepath.Join(s.merged, rel)); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		st := stub{rel: rel}
+		var pst unix.Stat_t
+		if unix.Stat(filepath.Join(s.merged, filepath.Dir(rel)), &pst) == nil {
+			st.parentExists = true
+			st.atime = time.Unix(pst.Atim.Unix())
+			st.mtime = time.Unix(pst.Mtim.Unix())
+		}
+		missing = append(missing, st)
+	}
+	return missing
+}
+
+// removeStubs removes the mount points runc created, when still empty, and
+// gives their parents back their times, so that a Run that changed nothing
+// adds nothing but unchanged directories to the layer.
+func (s *Sandbox) removeStubs(ctx context.Context, created []stub) {
+	for i := len(created) - 1; i >= 0; i-- {
+		st := created[i]
+		p := filepath.Join(s.merged, st.rel)
+		fi, err := os.Lstat(p)
+		if err != nil || (fi.Mode().IsRegular() && fi.Size() != 0) || (!fi.IsDir() && !fi.Mode().IsRegular()) {
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			slog.DebugContext(ctx, "mount point kept", "path", st.rel, "err", err)
+			continue
+		}
+		if st.parentExists {
+			_ = os.Chtimes(filepath.Dir(p), st.atime, st.mtime)
+		}
+	}
+}
+
+func newContainerID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("container id: %w", err)
+	}
+	return IDPrefix + hex.EncodeToString(b), nil
+}
+
+// runcError is the last error runc logged, "" when none.
+func runcError(logPath string) string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var msg string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		var e struct{ Level, Msg string }
+		if json.Unmarshal(sc.Bytes(), &e) == nil && (e.Level == "error" || e.Level == "fatal") {
+			msg = e.Msg
+		}
+	}
+	return msg
+}
+
+// killContainer sends SIGKILL to a container's processes; errors (the
+// container is gone or not created yet) are ignored.
+func killContainer(ctx context.Context, id string) {
+	out, err := exec.CommandContext(ctx, "runc", "--root", StateRoot, "kill", id, "KILL").CombinedOutput()
+	if err != nil {
+		slog.DebugContext(ctx, "runc kill", "id", id, "err", err, "output", strings.TrimSpace(string(out)))
+	}
+}
+
+// deleteContainer removes a container's runc state (and cgroups), killing
+// it first if it still runs.
+func deleteContainer(ctx context.Context, id string) {
+	out, err := exec.CommandContext(ctx, "runc", "--root", StateRoot, "delete", "--force", id).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "does not exist") {
+		slog.WarnContext(ctx, "runc delete", "id", id, "err", err, "output", strings.TrimSpace(string(out)))
+	}
+}
