@@ -275,3 +275,33 @@ func TestDistributionConfigurationCLI(t *testing.T) {
 	ok("delete-distribution-configuration", "--distribution-configuration-arn", arn)
 	fails("ResourceNotFoundException", "get-distribution-configuration", "--distribution-configuration-arn", arn)
 }
+
+// TestConfigurationsAreRegional: configurations live in the region of the
+// request that created them; another region neither lists nor shares the
+// name space.
+func TestConfigurationsAreRegional(t *testing.T) {
+	a := startServer(t, twoSites)
+	ctx := context.Background()
+	us := client(a, "test", "test")
+	eu := ib.New(ib.Options{Region: "eu-west-1", BaseEndpoint: aws.String(a.URL()), RetryMaxAttempts: 1,
+		Credentials: us.Options().Credentials})
+	createDist(t, us, "shared-name")
+	createInfra(t, us, "shared-name")
+	must[*ib.CreateLifecyclePolicyOutput](t)(us.CreateLifecyclePolicy(ctx, lcInput("shared-name")))
+	if got := createDist(t, eu, "shared-name"); got != "arn:aws:imagebuilder:eu-west-1:000000000000:distribution-configuration/shared-name" {
+		t.Errorf("eu-west-1 ARN %s", got)
+	}
+	if l := must[*ib.ListDistributionConfigurationsOutput](t)(eu.ListDistributionConfigurations(ctx, &ib.ListDistributionConfigurationsInput{})); len(l.DistributionConfigurationSummaryList) != 1 {
+		t.Errorf("eu-west-1 lists %d distribution configurations", len(l.DistributionConfigurationSummaryList))
+	}
+	if l := must[*ib.ListInfrastructureConfigurationsOutput](t)(eu.ListInfrastructureConfigurations(ctx, &ib.ListInfrastructureConfigurationsInput{})); len(l.InfrastructureConfigurationSummaryList) != 0 {
+		t.Errorf("eu-west-1 lists %d infrastructure configurations", len(l.InfrastructureConfigurationSummaryList))
+	}
+	if l := must[*ib.ListLifecyclePoliciesOutput](t)(eu.ListLifecyclePolicies(ctx, &ib.ListLifecyclePoliciesInput{})); len(l.LifecyclePolicySummaryList) != 0 {
+		t.Errorf("eu-west-1 lists %d lifecycle policies", len(l.LifecyclePolicySummaryList))
+	}
+	// An availability zone must belong to the request's region.
+	createInfra(t, eu, "eu-hosts", func(in *ib.CreateInfrastructureConfigurationInput) {
+		in.Placement = &types.Placement{AvailabilityZone: aws.String("eu-west-1b")}
+	})
+}

@@ -151,3 +151,36 @@ func TestCheckDistributions(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKMSKeyInRegion: an accepted key ARN names the distribution's region,
+// and nothing accepted contains whitespace.
+func FuzzKMSKeyInRegion(f *testing.F) {
+	for _, s := range []string{"alias/k", "1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:us-east-1:111122223333:alias/k",
+		"arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab", "arn:aws:kms::1:key/", "alias/ x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if checkKMSKeyInRegion(id, "us-east-1") != nil {
+			return
+		}
+		if strings.ContainsAny(id, " \t\n") {
+			t.Fatalf("accepted %q", id)
+		}
+		if strings.HasPrefix(id, "arn:") && !strings.Contains(id, ":kms:us-east-1:") {
+			t.Fatalf("accepted %q for us-east-1", id)
+		}
+	})
+}
+
+// FuzzS3BucketName: accepted names follow the general purpose bucket rules.
+func FuzzS3BucketName(f *testing.F) {
+	for _, s := range []string{"abc", "a..b", "1.2.3.4", "My-Bucket", "-x-", "logs.example.com"} {
+		f.Add(s)
+	}
+	rule := regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	f.Fuzz(func(t *testing.T, b string) {
+		if checkS3BucketName(b) == nil && (!rule.MatchString(b) || strings.Contains(b, "..")) {
+			t.Fatalf("accepted %q", b)
+		}
+	})
+}
