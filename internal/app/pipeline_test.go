@@ -505,3 +505,55 @@ func TestPipelineCLI(t *testing.T) {
 		t.Errorf("get after delete: %v %s", err, stderr)
 	}
 }
+
+const plGateWorkflow = `name: gate
+schemaVersion: 1.0
+parameters:
+  - name: topic
+    type: string
+steps:
+  - name: LaunchTestInstance
+    action: LaunchInstance
+    onFailure: Abort
+    inputs:
+      waitFor: ssmAgent
+  - name: TerminateTestInstance
+    action: TerminateInstance
+    onFailure: Continue
+    inputs:
+      instanceId.$: $.stepOutputs.LaunchTestInstance.instanceId
+`
+
+// TestPipelineWithCreatedWorkflows attaches the Amazon-managed build
+// workflow and a workflow created through the API.
+func TestPipelineWithCreatedWorkflows(t *testing.T) {
+	a := startServer(t)
+	c := client(a, "test", "test")
+	ctx := context.Background()
+	in := plNewInputs(t, a, c)
+	gate := aws.ToString(must[*ib.CreateWorkflowOutput](t)(c.CreateWorkflow(ctx, &ib.CreateWorkflowInput{
+		Name: aws.String("gate"), SemanticVersion: aws.String("1.0.0"), Type: types.WorkflowTypeTest, Data: aws.String(plGateWorkflow),
+	})).WorkflowBuildVersionArn)
+	managed := "arn:aws:imagebuilder:us-east-1:aws:workflow/build/build-image/x.x.x"
+	create := func(name string, params ...types.WorkflowParameter) (*ib.CreateImagePipelineOutput, error) {
+		return c.CreateImagePipeline(ctx, &ib.CreateImagePipelineInput{Name: aws.String(name),
+			ImageRecipeArn: aws.String(in.recipe), InfrastructureConfigurationArn: aws.String(in.infra),
+			ExecutionRole: aws.String("arn:aws:iam::" + accountA + ":role/EC2ImageBuilderExecution"),
+			Workflows: []types.WorkflowConfiguration{{WorkflowArn: aws.String(managed)},
+				{WorkflowArn: aws.String(strings.TrimSuffix(gate, "/1")), Parameters: params}},
+		})
+	}
+	_, err := create("no-topic")
+	wantCode(t, err, "InvalidParameterValueException")
+	if !strings.Contains(err.Error(), `"topic"`) {
+		t.Errorf("error does not name the parameter: %v", err)
+	}
+	pipe := must[*ib.CreateImagePipelineOutput](t)(create("gated", types.WorkflowParameter{Name: aws.String("topic"), Value: []string{"arn:aws:sns:us-east-1:000000000000:t"}})).ImagePipelineArn
+	img := must[*ib.StartImagePipelineExecutionOutput](t)(c.StartImagePipelineExecution(ctx, &ib.StartImagePipelineExecutionInput{ImagePipelineArn: pipe})).ImageBuildVersionArn
+	got := must[*ib.GetImageOutput](t)(c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: img})).Image
+	if len(got.Workflows) != 2 || aws.ToString(got.Workflows[0].WorkflowArn) != managed {
+		t.Errorf("image workflows = %+v", got.Workflows)
+	}
+	_, err = c.DeleteWorkflow(ctx, &ib.DeleteWorkflowInput{WorkflowBuildVersionArn: aws.String(gate)})
+	wantCode(t, err, "ResourceDependencyException")
+}
