@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	ib "github.com/aws/aws-sdk-go-v2/service/imagebuilder"
 	"github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
 )
@@ -339,9 +340,17 @@ func testComponentListing(t *testing.T, a *App) {
 	if last.NextToken != nil {
 		t.Errorf("nextToken %q on the last page", aws.ToString(last.NextToken))
 	}
+	// owner=Amazon lists the managed components, never the caller's own.
 	amazon := must[*ib.ListComponentsOutput](t)(c.ListComponents(ctx, &ib.ListComponentsInput{Owner: types.OwnershipAmazon}))
-	if len(amazon.ComponentVersionList) != 0 {
-		t.Errorf("owner Amazon listed %d", len(amazon.ComponentVersionList))
+	managed := map[string]bool{}
+	for _, v := range amazon.ComponentVersionList {
+		if a, _ := arn.Parse(aws.ToString(v.Arn)); a.AccountID != "aws" {
+			t.Errorf("owner Amazon listed %s", aws.ToString(v.Arn))
+		}
+		managed[aws.ToString(v.Name)] = true
+	}
+	if !managed["update-linux"] {
+		t.Errorf("owner Amazon does not list update-linux: %v", managed)
 	}
 }
 
