@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -542,4 +543,41 @@ func TestImageIdempotency(t *testing.T) {
 	if len(l.ImageSummaryList) != 2 {
 		t.Errorf("%d builds, want 2", len(l.ImageSummaryList))
 	}
+}
+
+// TestImageConcurrentBuilds: simultaneous builds of one recipe version get
+// distinct, consecutive build numbers.
+func TestImageConcurrentBuilds(t *testing.T) {
+	forEachStore(t, func(t *testing.T, a *App) {
+		c := client(a, "test", "test")
+		ctx := context.Background()
+		in := plNewInputs(t, a, c)
+		const n = 8
+		arns := make(chan string, n)
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				out, err := c.CreateImage(ctx, &ib.CreateImageInput{ImageRecipeArn: &in.recipe, InfrastructureConfigurationArn: &in.infra})
+				if err != nil {
+					errs <- err
+					return
+				}
+				arns <- aws.ToString(out.ImageBuildVersionArn)
+			}()
+		}
+		seen := map[string]bool{}
+		for range n {
+			select {
+			case err := <-errs:
+				t.Fatal(err)
+			case arn := <-arns:
+				seen[arn] = true
+			}
+		}
+		for i := 1; i <= n; i++ {
+			if arn := strings.TrimSuffix(in.recipe, "image-recipe/web/1.0.0") + "image/web/1.0.0/" + fmt.Sprint(i); !seen[arn] {
+				t.Errorf("build %d missing: %v", i, seen)
+			}
+		}
+	})
 }

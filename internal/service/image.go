@@ -36,6 +36,22 @@ type imageSpec struct {
 	buildType     gen.BuildType
 }
 
+// errImgBuildTaken reports that a concurrent request took the build
+// number; imgUpdate retries the transaction with the next one.
+var errImgBuildTaken = errors.New("image build number taken by a concurrent request")
+
+// imgUpdate runs an Update that allocates an image build number, retrying
+// when a concurrent request took the number first.
+func (s *Service) imgUpdate(ctx context.Context, fn func(store.Tx) error) error {
+	for range 8 {
+		err := s.st.Update(ctx, fn)
+		if !errors.Is(err, errImgBuildTaken) {
+			return err
+		}
+	}
+	return apiError(gen.CodeResourceInUse, "too many concurrent builds of this image version; retry")
+}
+
 // imgBusy are the states in which an image is being worked on and cannot
 // be deleted.
 var imgBusy = map[gen.ImageStatus]bool{
@@ -101,7 +117,7 @@ func (s *Service) storeImage(ctx context.Context, tx store.Tx, c Caller, a ARN, 
 		Build: a.Build, Created: now, Updated: now, Body: body, Tags: tags}
 	if err := tx.Insert(ctx, r); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return "", nil, apiError(gen.CodeResourceInUse, "image %s is being created by another request; retry", arn)
+			return "", nil, errImgBuildTaken
 		}
 		return "", nil, err
 	}
@@ -136,7 +152,7 @@ func (s *Service) CreateImage(ctx context.Context, in *gen.CreateImageRequest) (
 		return nil, err
 	}
 	var out gen.CreateImageResponse
-	err = s.st.Update(ctx, func(tx store.Tx) error {
+	err = s.imgUpdate(ctx, func(tx store.Tx) error {
 		res, err := inputs.resolve(ctx, tx, c)
 		if err != nil {
 			return err
@@ -163,7 +179,7 @@ func (s *Service) StartImagePipelineExecution(ctx context.Context, in *gen.Start
 		return nil, err
 	}
 	var out gen.StartImagePipelineExecutionResponse
-	err = s.st.Update(ctx, func(tx store.Tx) error {
+	err = s.imgUpdate(ctx, func(tx store.Tx) error {
 		pr, err := s.ownedResource(ctx, tx, c, pipeKind, in.ImagePipelineArn)
 		if err != nil {
 			return err

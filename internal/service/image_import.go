@@ -97,7 +97,7 @@ func (s *Service) ImportVmImage(ctx context.Context, in *gen.ImportVmImageReques
 	}
 	imp := &imgImport{Description: in.Description, VMImportTaskID: in.VmImportTaskId}
 	var arn string
-	err = s.st.Update(ctx, func(tx store.Tx) error {
+	err = s.imgUpdate(ctx, func(tx store.Tx) error {
 		var err error
 		arn, _, err = s.storeImage(ctx, tx, c, a, img, imp, in.Tags, nil)
 		return err
@@ -142,7 +142,7 @@ func (s *Service) ImportDiskImage(ctx context.Context, in *gen.ImportDiskImageRe
 	imp := &imgImport{Description: in.Description, URI: in.Uri, RegisterImageOptions: in.RegisterImageOptions,
 		WindowsConfiguration: in.WindowsConfiguration}
 	var arn string
-	err = s.st.Update(ctx, func(tx store.Tx) error {
+	err = s.imgUpdate(ctx, func(tx store.Tx) error {
 		r, err := imgConfig(ctx, tx, c, "infrastructureConfigurationArn", imgKindInfra, in.InfrastructureConfigurationArn)
 		if err != nil {
 			return imgClientError(err)
