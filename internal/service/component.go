@@ -412,15 +412,12 @@ func (s *Service) DeleteComponent(ctx context.Context, in *gen.DeleteComponentRe
 		if err != nil {
 			return err
 		}
-		a, _ := ParseARN(r.ARN)
-		for _, target := range []string{r.ARN, a.VersionARN().String()} {
-			users, err := tx.RefsTo(ctx, target)
-			if err != nil {
-				return err
-			}
-			if len(users) > 0 {
-				return apiError(gen.CodeResourceDependency, "component %s is still used by %s", arn, strings.Join(users, ", "))
-			}
+		users, err := dependants(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return apiError(gen.CodeResourceDependency, "component %s is still used by %s", arn, strings.Join(users, ", "))
 		}
 		return tx.Delete(ctx, r.ARN)
 	})

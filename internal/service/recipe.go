@@ -191,7 +191,7 @@ func (s *Service) deleteRecipe(ctx context.Context, kind, arn string) error {
 		if err != nil {
 			return err
 		}
-		users, err := recipeDependants(ctx, tx, r)
+		users, err := dependants(ctx, tx, r)
 		if err != nil {
 			return err
 		}
@@ -202,8 +202,11 @@ func (s *Service) deleteRecipe(ctx context.Context, kind, arn string) error {
 	})
 }
 
-// recipeDependants lists the resources that depend on recipe r.
-func recipeDependants(ctx context.Context, tx store.Tx, r *store.Resource) ([]string, error) {
+// dependants lists the resources that depend on the versioned resource r
+// (a recipe version or a component/workflow/image build): those naming its
+// exact ARN, and those naming a selector — its version ARN, or a wildcard
+// version — that no other stored version or build would still satisfy.
+func dependants(ctx context.Context, tx store.Tx, r *store.Resource) ([]string, error) {
 	a, err := ParseARN(r.ARN)
 	if err != nil {
 		return nil, fmt.Errorf("stored ARN %q: %w", r.ARN, err)
@@ -217,7 +220,13 @@ func recipeDependants(ctx context.Context, tx store.Tx, r *store.Resource) ([]st
 		return nil, err
 	}
 	var siblings []*store.Resource
-	for _, sel := range []Version{{v.Major, v.Minor, Wildcard}, {v.Major, Wildcard, Wildcard}, {Wildcard, Wildcard, Wildcard}} {
+	selectors := []Version{{v.Major, v.Minor, Wildcard}, {v.Major, Wildcard, Wildcard}, {Wildcard, Wildcard, Wildcard}}
+	if r.Build > 0 {
+		// A build is also named by its version ARN.
+		a.Build = 0
+		selectors = append([]Version{v}, selectors...)
+	}
+	for _, sel := range selectors {
 		w := a
 		w.Version = sel.String()
 		refs, err := tx.RefsTo(ctx, w.String())

@@ -278,14 +278,12 @@ func (s *Service) DeleteWorkflow(ctx context.Context, in *gen.DeleteWorkflowRequ
 		if err != nil {
 			return err
 		}
-		for _, target := range []string{r.ARN, a.VersionARN().String()} {
-			users, err := tx.RefsTo(ctx, target)
-			if err != nil {
-				return err
-			}
-			if len(users) > 0 {
-				return apiError(gen.CodeResourceDependency, "workflow %s is still used by %s", arn, strings.Join(users, ", "))
-			}
+		users, err := dependants(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return apiError(gen.CodeResourceDependency, "workflow %s is still used by %s", arn, strings.Join(users, ", "))
 		}
 		return tx.Delete(ctx, r.ARN)
 	})
