@@ -32,6 +32,9 @@ func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) 
 	}
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
+	if s.isClosed() {
+		return -1, fmt.Errorf("run %s: sandbox closed", p.Args[0])
+	}
 	if err := ctx.Err(); err != nil {
 		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
 	}
@@ -72,11 +75,11 @@ func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) 
 		s.mu.Unlock()
 		return -1, fmt.Errorf("run %s: sandbox closed", p.Args[0])
 	}
-	s.current, s.runDone, s.stopRun = id, done, stop
+	s.stopRun = stop
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.current, s.runDone, s.stopRun = "", nil, nil
+		s.stopRun = nil
 		s.mu.Unlock()
 	}()
 

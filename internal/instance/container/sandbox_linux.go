@@ -25,13 +25,11 @@ type Sandbox struct {
 	opts                              Options
 	scratch, upper, work, merged, bnd string
 
-	runMu sync.Mutex // held for the whole of a Run
+	runMu sync.Mutex // held for the whole of a Run or WriteLayer, and by Close
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
-	current string             // container id of the Run under way
-	runDone chan struct{}      // closed when that Run's runc has returned
-	stopRun context.CancelFunc // cancels that Run
+	stopRun context.CancelFunc // cancels the Run under way
 }
 
 // Open creates ScratchDir's upper/, work/, merged/ and bundle/ and mounts the
@@ -115,8 +113,8 @@ func Open(ctx context.Context, o Options) (*Sandbox, error) {
 // and out between Runs.
 func (s *Sandbox) RootFS() string { return s.merged }
 
-// Close kills a Run under way, unmounts merged/ and removes ScratchDir. It
-// is idempotent.
+// Close kills a Run under way, waits for it (and for a WriteLayer) to
+// return, unmounts merged/ and removes ScratchDir. It is idempotent.
 func (s *Sandbox) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -124,21 +122,17 @@ func (s *Sandbox) Close() error {
 		return nil
 	}
 	s.closed = true
-	id, done, stop := s.current, s.runDone, s.stopRun
+	stop := s.stopRun
 	s.mu.Unlock()
+	if stop != nil {
+		stop() // the Run's watcher kills the container, the Run deletes it
+	}
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error
-	if id != "" {
-		stop() // the Run's watcher kills the container
-		select {
-		case <-done:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("closing sandbox: container %s did not stop", id))
-		}
-		deleteContainer(ctx, id)
-	}
 	if err := unmount(ctx, s.merged); err != nil {
 		errs = append(errs, fmt.Errorf("closing sandbox: %w", err))
 	}

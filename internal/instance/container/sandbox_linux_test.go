@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -360,4 +361,34 @@ func waitForContainer(t *testing.T, scratchRoot string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("no container started")
+}
+
+func TestParallelSandboxesShareALower(t *testing.T) {
+	requireSandbox(t)
+	lower := busyboxRootFS(t)
+	const n = 4
+	sandboxes := make([]*Sandbox, n)
+	for i := range sandboxes {
+		sandboxes[i], _ = openSandbox(t, Options{Lowers: []string{lower}})
+	}
+	errc := make(chan error, n)
+	for i, s := range sandboxes {
+		go func() {
+			var out strings.Builder
+			script := fmt.Sprintf("echo %d > /etc/who && sleep 0.2 && cat /etc/who", i)
+			code, err := s.Run(context.Background(), Process{Args: []string{"sh", "-c", script}, Stdout: &out})
+			if err == nil && (code != 0 || out.String() != fmt.Sprintf("%d\n", i)) {
+				err = fmt.Errorf("sandbox %d: exit %d, %q", i, code, out.String())
+			}
+			errc <- err
+		}()
+	}
+	for range sandboxes {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(lower, "etc", "who")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a sandbox wrote into its lower: %v", err)
+	}
 }
