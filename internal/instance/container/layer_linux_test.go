@@ -76,6 +76,11 @@ head -c 100000 /dev/urandom > /opt/big`
 	if err := unix.Setxattr(filepath.Join(s.RootFS(), "etc", "x"), "user.goldsmith", []byte("kept"), 0); err != nil {
 		t.Fatalf("setxattr: %v", err)
 	}
+	// a binary attribute: file capabilities (v2, effective, CAP_NET_RAW permitted)
+	capNetRaw := []byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if err := unix.Setxattr(filepath.Join(s.RootFS(), "opt", "big"), "security.capability", capNetRaw, 0); err != nil {
+		t.Fatalf("setting file capabilities: %v", err)
+	}
 
 	var buf bytes.Buffer
 	if err := s.WriteLayer(context.Background(), &buf); err != nil {
@@ -113,7 +118,9 @@ head -c 100000 /dev/urandom > /opt/big`
 		{"opt/null", func(h *tar.Header) bool { return h.Typeflag == tar.TypeChar && h.Devmajor == 1 && h.Devminor == 3 }},
 		{"home/u/", func(h *tar.Header) bool { return h.Typeflag == tar.TypeDir && h.Mode == 0o700 }},
 		{"home/u/deep/", func(h *tar.Header) bool { return h.Typeflag == tar.TypeDir }},
-		{"opt/big", func(h *tar.Header) bool { return h.Size == 100000 }},
+		{"opt/big", func(h *tar.Header) bool {
+			return h.Size == 100000 && h.PAXRecords["SCHILY.xattr.security.capability"] == string(capNetRaw)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
