@@ -72,6 +72,8 @@ func TestRunProcess(t *testing.T) {
 		{"stdin", Process{Stdin: strings.NewReader("from stdin\n")}, "cat", "from stdin"},
 		{"no network", Process{}, "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '", "lo"},
 		{"proc and dev", Process{}, "test -r /proc/self/status && test -c /dev/null && test -c /dev/urandom && test -d /dev/shm && echo ok", "ok"},
+		{"default mounts", Process{}, "for m in /proc /dev /dev/pts /dev/shm /dev/mqueue /sys /sys/fs/cgroup; do grep -q \" $m \" /proc/mounts || echo missing $m; done; echo done", "done"},
+		{"read-only /sys", Process{}, "touch /sys/x 2>/dev/null || echo ro", "ro"},
 		{"nobody cannot write /etc", Process{User: "nobody"}, "touch /etc/x 2>/dev/null || echo denied", "denied"},
 	}
 	for _, tt := range tests {
