@@ -208,7 +208,7 @@ func parseVersion(usage string) (version, full string, err error) {
 	if m == nil {
 		return "", "", errors.New("no version in busybox's usage text")
 	}
-	full = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(m[0]), "multi-call binary."))
+	full = strings.TrimSuffix(strings.TrimSpace(m[0]), " multi-call binary.")
 	return m[1], full, nil
 }
 
