@@ -14,9 +14,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -201,18 +203,38 @@ func TestBusyboxErrors(t *testing.T) {
 func TestBusyboxPushPullRun(t *testing.T) {
 	needBusybox(t)
 	needRoot(t, "umoci", "runc")
-	ctx := context.Background()
-	img, err := Busybox(ctx)
+	img, err := Busybox(context.Background())
 	if err != nil {
 		t.Fatalf("Busybox: %v", err)
 	}
+	rootfs, out := pushPullRun(t, img, "/bin/sh", "-c", "echo ok; cat /etc/os-release | grep -c busybox; id -u")
+	if out != "ok\n2\n0\n" {
+		t.Fatalf("output %q, want ok, 2, 0", out)
+	}
+	for _, link := range []string{"bin/sh", "usr/bin/awk"} {
+		if target, err := os.Readlink(filepath.Join(rootfs, link)); err != nil || target != BusyboxBinary {
+			t.Fatalf("%s -> %q, %v", link, target, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(rootfs, "tmp")); err != nil || fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
+		t.Fatalf("tmp: %v %v", fi, err)
+	}
+}
+
+// pushPullRun pushes img to a built-in registry on httptest, pulls it back
+// by tag (checking the digest), unpacks it with umoci and runs args in it
+// with runc (process.terminal=false, state under the test's temp dir). It
+// returns the unpacked root filesystem and the command's stdout.
+func pushPullRun(t *testing.T, img v1.Image, args ...string) (rootfs, stdout string) {
+	t.Helper()
+	ctx := context.Background()
 	reg, err := registry.New(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(reg)
 	t.Cleanup(func() { srv.Close(); reg.Close() })
-	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/base/busybox:test")
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/base/image:test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,17 +262,7 @@ func TestBusyboxPushPullRun(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "umoci", "unpack", "--image", filepath.Join(work, "oci")+":test", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("umoci unpack: %v\n%s", err, out)
 	}
-	rootfs := filepath.Join(bundle, "rootfs")
-	for _, link := range []string{"bin/sh", "usr/bin/awk"} {
-		if target, err := os.Readlink(filepath.Join(rootfs, link)); err != nil || target != BusyboxBinary {
-			t.Fatalf("%s -> %q, %v", link, target, err)
-		}
-	}
-	if fi, err := os.Stat(filepath.Join(rootfs, "tmp")); err != nil || fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
-		t.Fatalf("tmp: %v %v", fi, err)
-	}
 
-	// runc: process.terminal=false, the command replaced, state under the test's temp dir.
 	cfgPath := filepath.Join(bundle, "config.json")
 	raw, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -262,7 +274,7 @@ func TestBusyboxPushPullRun(t *testing.T) {
 	}
 	proc := spec["process"].(map[string]any)
 	proc["terminal"] = false
-	proc["args"] = []string{"/bin/sh", "-c", "echo ok; cat /etc/os-release | grep -c busybox; id -u"}
+	proc["args"] = args
 	if raw, err = json.Marshal(spec); err != nil {
 		t.Fatal(err)
 	}
@@ -270,15 +282,13 @@ func TestBusyboxPushPullRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := filepath.Join(work, "runc")
-	id := fmt.Sprintf("goldsmith-base-test-%d", os.Getpid())
+	id := fmt.Sprintf("goldsmith-base-test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	t.Cleanup(func() { _ = exec.Command("runc", "--root", state, "delete", "-f", id).Run() })
 	cmd := exec.CommandContext(ctx, "runc", "--root", state, "run", "-b", bundle, id)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("runc run: %v\n%s", err, stderr.String())
+		t.Fatalf("runc run: %v\n%s", err, errOut.String())
 	}
-	if got := stdout.String(); got != "ok\n2\n0\n" {
-		t.Fatalf("output %q, want ok, 2, 0 (stderr %q)", got, stderr.String())
-	}
+	return filepath.Join(bundle, "rootfs"), out.String()
 }

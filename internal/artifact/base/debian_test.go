@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -151,6 +152,18 @@ func TestDebian(t *testing.T) {
 		}
 	}
 	assertEmptyDir(t, tmp)
+
+	// The image works as a container: push, pull, unpack, run.
+	if _, err := exec.LookPath("umoci"); err != nil {
+		t.Skip("needs umoci to run the image")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("needs runc to run the image")
+	}
+	_, out := pushPullRun(t, img, "/bin/sh", "-c", ". /etc/os-release; echo $ID $VERSION_CODENAME; dpkg-query -W -f '${Status}' bash; echo; ls /dev/null")
+	if out != "debian bookworm\ninstall ok installed\n/dev/null\n" {
+		t.Fatalf("output %q", out)
+	}
 }
 
 // TestDebianCancel cancels mmdebstrap early: Debian returns the context's
