@@ -50,6 +50,9 @@ func newServeCmd() *cobra.Command {
 			if set("database-url") {
 				cfg.Store.URL = flags.Store.URL
 			}
+			if set("registry-listen") || cfg.Registry.Listen == "" {
+				cfg.Registry.Listen = flags.Registry.Listen
+			}
 			if set("log-level") {
 				cfg.LogLevel = flags.LogLevel
 			}
@@ -68,6 +71,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&flags.Store.Driver, "store", "sqlite", "store: sqlite (embedded) or postgres")
 	f.StringVar(&flags.Store.URL, "database-url", "", "PostgreSQL URL (with --store postgres) or SQLite file path")
 	f.StringVar(&flags.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&flags.Registry.Listen, "registry-listen", config.DefaultRegistryListen, "address of the built-in OCI registry (data under <data-dir>/registry)")
 	return cmd
 }
 
@@ -86,7 +90,7 @@ func serve(ctx context.Context, cfg *config.Config, defaultAccounts bool) error 
 	if err != nil {
 		return err
 	}
-	log.Info("goldsmith serving", "url", a.URL(), "region", cfg.Region, "store", cfg.Store.Driver, "dataDir", cfg.DataDir, "version", version)
+	log.Info("goldsmith serving", "url", a.URL(), "registry", a.RegistryAddr(), "region", cfg.Region, "store", cfg.Store.Driver, "dataDir", cfg.DataDir, "version", version)
 	select {
 	case err := <-a.Done():
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/api"
 	"github.com/goldsmith/goldsmith/internal/api/sigv4"
 	"github.com/goldsmith/goldsmith/internal/artifact"
+	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/goldsmith/goldsmith/internal/config"
 	"github.com/goldsmith/goldsmith/internal/keystore"
 	"github.com/goldsmith/goldsmith/internal/service"
@@ -35,6 +36,11 @@ type App struct {
 	ln   net.Listener
 	http *http.Server
 	done chan error
+
+	// The built-in OCI registry, on its own listener.
+	reg     *registry.Registry
+	regLn   net.Listener
+	regHTTP *http.Server
 }
 
 // Start opens the store, builds the API and starts serving on cfg.Listen
@@ -125,8 +131,12 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.startRegistry(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
+		a.stopRegistry(ctx)
 		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
@@ -191,8 +201,49 @@ func (a *App) Done() <-chan error { return a.done }
 // ends) and closes the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.http.Shutdown(ctx)
+	if rerr := a.stopRegistry(ctx); err == nil {
+		err = rerr
+	}
 	if cerr := a.st.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
+
+// startRegistry serves the built-in OCI registry (durable under
+// <dataDir>/registry) on its own listener.
+func (a *App) startRegistry(ctx context.Context) error {
+	reg, err := registry.New(ctx, filepath.Join(a.cfg.DataDir, "registry"), a.log.With("component", "registry"))
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	ln, err := net.Listen("tcp", a.cfg.Registry.Listen)
+	if err != nil {
+		reg.Close()
+		return fmt.Errorf("registry listen %s: %w", a.cfg.Registry.Listen, err)
+	}
+	a.reg, a.regLn = reg, ln
+	a.regHTTP = &http.Server{Handler: reg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := a.regHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("registry stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// stopRegistry shuts the registry's listener down and closes it.
+func (a *App) stopRegistry(ctx context.Context) error {
+	if a.reg == nil {
+		return nil
+	}
+	err := a.regHTTP.Shutdown(ctx)
+	if cerr := a.reg.Close(); err == nil {
+		err = cerr
+	}
+	a.reg = nil
+	return err
+}
+
+// RegistryAddr is the host:port of the built-in OCI registry.
+func (a *App) RegistryAddr() string { return a.regLn.Addr().String() }

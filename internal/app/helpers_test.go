@@ -33,8 +33,9 @@ const (
 func startServer(t testing.TB, mutate ...func(*config.Config)) *App {
 	t.Helper()
 	cfg := &config.Config{
-		Listen:  "127.0.0.1:0",
-		DataDir: t.TempDir(),
+		Listen:   "127.0.0.1:0",
+		Registry: config.Registry{Listen: "127.0.0.1:0"},
+		DataDir:  t.TempDir(),
 		Accounts: []config.Account{
 			{ID: accountA, Credentials: []config.Credential{{AccessKeyID: "test", SecretAccessKey: "test"}}},
 			{ID: accountB, Credentials: []config.Credential{{AccessKeyID: "other", SecretAccessKey: "othersecret"}}},

@@ -34,6 +34,7 @@ type Config struct {
 	Store    Store     `yaml:"store"`
 	S3       S3        `yaml:"s3"`
 	Keys     Keys      `yaml:"keys"`
+	Registry Registry  `yaml:"registry"`
 	LogLevel string    `yaml:"logLevel"` // debug, info, warn, error
 }
 
@@ -63,6 +64,15 @@ type S3 struct {
 	SecretAccessKey string `yaml:"secretAccessKey"`
 	UsePathStyle    bool   `yaml:"usePathStyle"`
 }
+
+// Registry configures the built-in OCI registry (durable under
+// <dataDir>/registry).
+type Registry struct {
+	Listen string `yaml:"listen"` // default 127.0.0.1:8601
+}
+
+// DefaultRegistryListen is where the built-in registry listens by default.
+const DefaultRegistryListen = "127.0.0.1:8601"
 
 // Keys configures the local key store standing in for KMS.
 type Keys struct {
@@ -103,6 +113,9 @@ func (c *Config) ApplyDefaults() error {
 	}
 	if c.Region == "" {
 		c.Region = DefaultRegion
+	}
+	if c.Registry.Listen == "" {
+		c.Registry.Listen = DefaultRegistryListen
 	}
 	if len(c.Regions) == 0 {
 		c.Regions = []string{c.Region}
