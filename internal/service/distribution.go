@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/store"
@@ -86,90 +84,45 @@ func (s *Service) UpdateDistributionConfiguration(ctx context.Context, in *gen.U
 // decodeDistribution returns the stored body of a distribution
 // configuration.
 func decodeDistribution(r *store.Resource) (*gen.DistributionConfiguration, error) {
-	var dc gen.DistributionConfiguration
-	if err := json.Unmarshal(r.Body, &dc); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", r.ARN, err)
-	}
-	return &dc, nil
+	return decodeAs[gen.DistributionConfiguration](r)
 }
 
 // GetDistributionConfiguration returns a distribution configuration.
 func (s *Service) GetDistributionConfiguration(ctx context.Context, in *gen.GetDistributionConfigurationRequest) (*gen.GetDistributionConfigurationResponse, error) {
-	c, err := caller(ctx)
+	dc, r, err := cfgView[gen.DistributionConfiguration](ctx, s, kindDistribution, in.DistributionConfigurationArn)
 	if err != nil {
 		return nil, err
 	}
-	var out gen.GetDistributionConfigurationResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.GetDistributionConfigurationResponse{}
-		r, err := cfgReadable(ctx, tx, c, kindDistribution, in.DistributionConfigurationArn)
-		if err != nil {
-			return err
-		}
-		dc, err := decodeDistribution(r)
-		if err != nil {
-			return err
-		}
-		dc.Tags = r.Tags
-		out.DistributionConfiguration = dc
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	dc.Tags = r.Tags
+	return &gen.GetDistributionConfigurationResponse{DistributionConfiguration: dc}, nil
 }
 
 // ListDistributionConfigurations lists the caller's distribution
 // configurations in the region (filter: name).
 func (s *Service) ListDistributionConfigurations(ctx context.Context, in *gen.ListDistributionConfigurationsRequest) (*gen.ListDistributionConfigurationsResponse, error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	filters, err := newFilterSet(in.Filters, "name")
 	if err != nil {
 		return nil, err
 	}
-	var out gen.ListDistributionConfigurationsResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.ListDistributionConfigurationsResponse{}
-		all, err := listByOwner(ctx, tx, c, kindDistribution, gen.OwnershipSelf)
-		if err != nil {
-			return err
-		}
-		var picked []*store.Resource
-		bodies := map[string]*gen.DistributionConfiguration{}
-		for _, r := range all {
-			dc, err := decodeDistribution(r)
-			if err != nil {
-				return err
-			}
-			if !filters.match("name", dc.Name, r.Name) {
-				continue
-			}
-			bodies[r.ARN] = dc
-			picked = append(picked, r)
-		}
-		page, next := paginate(picked, in.NextToken, in.MaxResults)
-		for _, r := range page {
-			dc := bodies[r.ARN]
-			sum := gen.DistributionConfigurationSummary{
-				Arn: r.ARN, Name: dc.Name, Description: dc.Description, DateCreated: dc.DateCreated,
-				DateUpdated: dc.DateUpdated, Tags: r.Tags,
-			}
-			for _, d := range dc.Distributions {
-				sum.Regions = append(sum.Regions, d.Region)
-			}
-			out.DistributionConfigurationSummaryList = append(out.DistributionConfigurationSummaryList, sum)
-		}
-		out.NextToken = next
-		return nil
-	})
+	items, next, err := cfgPage(ctx, s, kindDistribution, func(dc *gen.DistributionConfiguration, r *store.Resource) bool {
+		return filters.match("name", dc.Name, r.Name)
+	}, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	out := &gen.ListDistributionConfigurationsResponse{NextToken: next}
+	for _, it := range items {
+		dc := it.Body
+		sum := gen.DistributionConfigurationSummary{
+			Arn: it.R.ARN, Name: dc.Name, Description: dc.Description, DateCreated: dc.DateCreated,
+			DateUpdated: dc.DateUpdated, Tags: it.R.Tags,
+		}
+		for _, d := range dc.Distributions {
+			sum.Regions = append(sum.Regions, d.Region)
+		}
+		out.DistributionConfigurationSummaryList = append(out.DistributionConfigurationSummaryList, sum)
+	}
+	return out, nil
 }
 
 // DeleteDistributionConfiguration deletes a distribution configuration no

@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"regexp"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
@@ -207,87 +205,42 @@ func (s *Service) UpdateInfrastructureConfiguration(ctx context.Context, in *gen
 // decodeInfrastructure returns the stored body of an infrastructure
 // configuration.
 func decodeInfrastructure(r *store.Resource) (*gen.InfrastructureConfiguration, error) {
-	var ic gen.InfrastructureConfiguration
-	if err := json.Unmarshal(r.Body, &ic); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", r.ARN, err)
-	}
-	return &ic, nil
+	return decodeAs[gen.InfrastructureConfiguration](r)
 }
 
 // GetInfrastructureConfiguration returns an infrastructure configuration.
 func (s *Service) GetInfrastructureConfiguration(ctx context.Context, in *gen.GetInfrastructureConfigurationRequest) (*gen.GetInfrastructureConfigurationResponse, error) {
-	c, err := caller(ctx)
+	ic, r, err := cfgView[gen.InfrastructureConfiguration](ctx, s, kindInfrastructure, in.InfrastructureConfigurationArn)
 	if err != nil {
 		return nil, err
 	}
-	var out gen.GetInfrastructureConfigurationResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.GetInfrastructureConfigurationResponse{}
-		r, err := cfgReadable(ctx, tx, c, kindInfrastructure, in.InfrastructureConfigurationArn)
-		if err != nil {
-			return err
-		}
-		ic, err := decodeInfrastructure(r)
-		if err != nil {
-			return err
-		}
-		ic.Tags = r.Tags
-		out.InfrastructureConfiguration = ic
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	ic.Tags = r.Tags
+	return &gen.GetInfrastructureConfigurationResponse{InfrastructureConfiguration: ic}, nil
 }
 
 // ListInfrastructureConfigurations lists the caller's infrastructure
 // configurations in the region (filter: name).
 func (s *Service) ListInfrastructureConfigurations(ctx context.Context, in *gen.ListInfrastructureConfigurationsRequest) (*gen.ListInfrastructureConfigurationsResponse, error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	filters, err := newFilterSet(in.Filters, "name")
 	if err != nil {
 		return nil, err
 	}
-	var out gen.ListInfrastructureConfigurationsResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.ListInfrastructureConfigurationsResponse{}
-		all, err := listByOwner(ctx, tx, c, kindInfrastructure, gen.OwnershipSelf)
-		if err != nil {
-			return err
-		}
-		var picked []*store.Resource
-		bodies := map[string]*gen.InfrastructureConfiguration{}
-		for _, r := range all {
-			ic, err := decodeInfrastructure(r)
-			if err != nil {
-				return err
-			}
-			if !filters.match("name", ic.Name, r.Name) {
-				continue
-			}
-			bodies[r.ARN] = ic
-			picked = append(picked, r)
-		}
-		page, next := paginate(picked, in.NextToken, in.MaxResults)
-		for _, r := range page {
-			ic := bodies[r.ARN]
-			out.InfrastructureConfigurationSummaryList = append(out.InfrastructureConfigurationSummaryList, gen.InfrastructureConfigurationSummary{
-				Arn: r.ARN, Name: ic.Name, Description: ic.Description, DateCreated: ic.DateCreated, DateUpdated: ic.DateUpdated,
-				ResourceTags: ic.ResourceTags, Tags: r.Tags, InstanceTypes: ic.InstanceTypes,
-				InstanceProfileName: ic.InstanceProfileName, Placement: ic.Placement,
-			})
-		}
-		out.NextToken = next
-		return nil
-	})
+	items, next, err := cfgPage(ctx, s, kindInfrastructure, func(ic *gen.InfrastructureConfiguration, r *store.Resource) bool {
+		return filters.match("name", ic.Name, r.Name)
+	}, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	out := &gen.ListInfrastructureConfigurationsResponse{NextToken: next}
+	for _, it := range items {
+		ic := it.Body
+		out.InfrastructureConfigurationSummaryList = append(out.InfrastructureConfigurationSummaryList, gen.InfrastructureConfigurationSummary{
+			Arn: it.R.ARN, Name: ic.Name, Description: ic.Description, DateCreated: ic.DateCreated, DateUpdated: ic.DateUpdated,
+			ResourceTags: ic.ResourceTags, Tags: it.R.Tags, InstanceTypes: ic.InstanceTypes,
+			InstanceProfileName: ic.InstanceProfileName, Placement: ic.Placement,
+		})
+	}
+	return out, nil
 }
 
 // DeleteInfrastructureConfiguration deletes an infrastructure configuration

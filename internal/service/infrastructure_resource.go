@@ -114,3 +114,81 @@ func cfgUnique(field string, values []string) error {
 	}
 	return nil
 }
+
+// decodeAs decodes a stored body (the JSON of the resource's gen type).
+func decodeAs[T any](r *store.Resource) (*T, error) {
+	var v T
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", r.ARN, err)
+	}
+	return &v, nil
+}
+
+// cfgView returns the configuration an exact ARN names, decoded, if the
+// caller may read it.
+func cfgView[T any](ctx context.Context, s *Service, kind, arn string) (*T, *store.Resource, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var body *T
+	var res *store.Resource
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		r, err := cfgReadable(ctx, tx, c, kind, arn)
+		if err != nil {
+			return err
+		}
+		if body, err = decodeAs[T](r); err != nil {
+			return err
+		}
+		res = r
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, res, nil
+}
+
+// cfgItem is one listed configuration with its decoded body.
+type cfgItem[T any] struct {
+	R    *store.Resource
+	Body *T
+}
+
+// cfgPage lists the caller's configurations of kind in its region, keeps
+// those keep accepts, and returns the page after token and the next cursor.
+func cfgPage[T any](ctx context.Context, s *Service, kind string, keep func(*T, *store.Resource) bool, token string, maxResults *int32) ([]cfgItem[T], string, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	var items []cfgItem[T]
+	var next string
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		items, next = nil, ""
+		all, err := listByOwner(ctx, tx, c, kind, gen.OwnershipSelf)
+		if err != nil {
+			return err
+		}
+		var picked []*store.Resource
+		bodies := map[string]*T{}
+		for _, r := range all {
+			b, err := decodeAs[T](r)
+			if err != nil {
+				return err
+			}
+			if keep(b, r) {
+				bodies[r.ARN] = b
+				picked = append(picked, r)
+			}
+		}
+		var page []*store.Resource
+		page, next = paginate(picked, token, maxResults)
+		for _, r := range page {
+			items = append(items, cfgItem[T]{R: r, Body: bodies[r.ARN]})
+		}
+		return nil
+	})
+	return items, next, err
+}

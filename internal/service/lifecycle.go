@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/store"
@@ -84,87 +82,42 @@ func (s *Service) UpdateLifecyclePolicy(ctx context.Context, in *gen.UpdateLifec
 
 // decodeLifecycle returns the stored body of a lifecycle policy.
 func decodeLifecycle(r *store.Resource) (*gen.LifecyclePolicy, error) {
-	var lp gen.LifecyclePolicy
-	if err := json.Unmarshal(r.Body, &lp); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", r.ARN, err)
-	}
-	return &lp, nil
+	return decodeAs[gen.LifecyclePolicy](r)
 }
 
 // GetLifecyclePolicy returns a lifecycle policy.
 func (s *Service) GetLifecyclePolicy(ctx context.Context, in *gen.GetLifecyclePolicyRequest) (*gen.GetLifecyclePolicyResponse, error) {
-	c, err := caller(ctx)
+	lp, r, err := cfgView[gen.LifecyclePolicy](ctx, s, kindLifecycle, in.LifecyclePolicyArn)
 	if err != nil {
 		return nil, err
 	}
-	var out gen.GetLifecyclePolicyResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.GetLifecyclePolicyResponse{}
-		r, err := cfgReadable(ctx, tx, c, kindLifecycle, in.LifecyclePolicyArn)
-		if err != nil {
-			return err
-		}
-		lp, err := decodeLifecycle(r)
-		if err != nil {
-			return err
-		}
-		lp.Tags = r.Tags
-		out.LifecyclePolicy = lp
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	lp.Tags = r.Tags
+	return &gen.GetLifecyclePolicyResponse{LifecyclePolicy: lp}, nil
 }
 
 // ListLifecyclePolicies lists the caller's lifecycle policies in the region
 // (filters: Name, Status).
 func (s *Service) ListLifecyclePolicies(ctx context.Context, in *gen.ListLifecyclePoliciesRequest) (*gen.ListLifecyclePoliciesResponse, error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	filters, err := newFilterSet(in.Filters, "Name", "Status")
 	if err != nil {
 		return nil, err
 	}
-	var out gen.ListLifecyclePoliciesResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.ListLifecyclePoliciesResponse{}
-		all, err := listByOwner(ctx, tx, c, kindLifecycle, gen.OwnershipSelf)
-		if err != nil {
-			return err
-		}
-		var picked []*store.Resource
-		bodies := map[string]*gen.LifecyclePolicy{}
-		for _, r := range all {
-			lp, err := decodeLifecycle(r)
-			if err != nil {
-				return err
-			}
-			if !filters.match("Name", lp.Name, r.Name) || !filters.match("Status", string(lp.Status)) {
-				continue
-			}
-			bodies[r.ARN] = lp
-			picked = append(picked, r)
-		}
-		page, next := paginate(picked, in.NextToken, in.MaxResults)
-		for _, r := range page {
-			lp := bodies[r.ARN]
-			out.LifecyclePolicySummaryList = append(out.LifecyclePolicySummaryList, gen.LifecyclePolicySummary{
-				Arn: r.ARN, Name: lp.Name, Description: lp.Description, Status: lp.Status, ExecutionRole: lp.ExecutionRole,
-				ResourceType: lp.ResourceType, DateCreated: lp.DateCreated, DateUpdated: lp.DateUpdated,
-				DateLastRun: lp.DateLastRun, Tags: r.Tags,
-			})
-		}
-		out.NextToken = next
-		return nil
-	})
+	items, next, err := cfgPage(ctx, s, kindLifecycle, func(lp *gen.LifecyclePolicy, r *store.Resource) bool {
+		return filters.match("Name", lp.Name, r.Name) && filters.match("Status", string(lp.Status))
+	}, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	out := &gen.ListLifecyclePoliciesResponse{NextToken: next}
+	for _, it := range items {
+		lp := it.Body
+		out.LifecyclePolicySummaryList = append(out.LifecyclePolicySummaryList, gen.LifecyclePolicySummary{
+			Arn: it.R.ARN, Name: lp.Name, Description: lp.Description, Status: lp.Status, ExecutionRole: lp.ExecutionRole,
+			ResourceType: lp.ResourceType, DateCreated: lp.DateCreated, DateUpdated: lp.DateUpdated,
+			DateLastRun: lp.DateLastRun, Tags: it.R.Tags,
+		})
+	}
+	return out, nil
 }
 
 // DeleteLifecyclePolicy deletes a lifecycle policy.
