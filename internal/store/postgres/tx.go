@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,11 +38,11 @@ func (t *tx) Get(ctx context.Context, arn string) (*store.Resource, error) {
 
 // Insert stores a new resource, or returns store.ErrExists.
 func (t *tx) Insert(ctx context.Context, r *store.Resource) error {
-	major, minor, patch, err := parseVersion(r.Version)
+	major, minor, patch, err := store.VersionNodes(r.Version)
 	if err != nil {
 		return fmt.Errorf("postgres: insert %s: %w", r.ARN, err)
 	}
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return fmt.Errorf("postgres: insert %s: %w", r.ARN, err)
 	}
@@ -52,7 +51,7 @@ INSERT INTO resources (arn, kind, account, name, version, major, minor, patch, b
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (arn) DO NOTHING`,
 		r.ARN, r.Kind, r.Account, r.Name, r.Version, major, minor, patch, int64(r.Build),
-		toMillis(r.Created), toMillis(r.Updated), nonNil(r.Body), tags, r.Policy)
+		toMillis(r.Created), toMillis(r.Updated), store.NonNil(r.Body), tags, r.Policy)
 	if err != nil {
 		return fmt.Errorf("postgres: insert %s: %w", r.ARN, withCtx(ctx, err))
 	}
@@ -65,13 +64,13 @@ ON CONFLICT (arn) DO NOTHING`,
 // Replace overwrites Body, Updated, Tags and Policy, or returns
 // store.ErrNotFound.
 func (t *tx) Replace(ctx context.Context, r *store.Resource) error {
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return fmt.Errorf("postgres: replace %s: %w", r.ARN, err)
 	}
 	tag, err := t.tx.Exec(ctx,
 		`UPDATE resources SET body = $1, updated = $2, tags = $3, policy = $4 WHERE arn = $5`,
-		nonNil(r.Body), toMillis(r.Updated), tags, r.Policy, r.ARN)
+		store.NonNil(r.Body), toMillis(r.Updated), tags, r.Policy, r.ARN)
 	if err != nil {
 		return fmt.Errorf("postgres: replace %s: %w", r.ARN, withCtx(ctx, err))
 	}
@@ -204,7 +203,7 @@ func (t *tx) PutIdempotency(ctx context.Context, rec *store.IdempotencyRecord) e
 INSERT INTO idempotency (account, operation, token, request_hash, response, created)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING`,
-		rec.Account, rec.Operation, rec.Token, rec.RequestHash, nonNil(rec.Response), toMillis(rec.Created))
+		rec.Account, rec.Operation, rec.Token, rec.RequestHash, store.NonNil(rec.Response), toMillis(rec.Created))
 	if err != nil {
 		return fmt.Errorf("postgres: put idempotency %s/%s/%s: %w", rec.Account, rec.Operation, rec.Token, withCtx(ctx, err))
 	}
@@ -240,43 +239,3 @@ func scanResource(row pgx.Row) (*store.Resource, error) {
 
 // toMillis truncates t to the millisecond, the precision every store keeps.
 func toMillis(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// encodeTags returns the JSON text for tags, or nil (SQL NULL) when empty.
-func encodeTags(tags map[string]string) (any, error) {
-	if len(tags) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(tags)
-	if err != nil {
-		return nil, fmt.Errorf("encode tags: %w", err)
-	}
-	return string(b), nil
-}
-
-// parseVersion splits "major.minor.patch" into numbers for ordering; ""
-// (unversioned kinds) is 0.0.0.
-func parseVersion(v string) (major, minor, patch int64, err error) {
-	if v == "" {
-		return 0, 0, 0, nil
-	}
-	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
-		return 0, 0, 0, fmt.Errorf("invalid version %q: want major.minor.patch", v)
-	}
-	var n [3]int64
-	for i, p := range parts {
-		x, err := strconv.ParseInt(p, 10, 64)
-		if err != nil || x < 0 || p == "" || p[0] == '+' {
-			return 0, 0, 0, fmt.Errorf("invalid version %q: want major.minor.patch", v)
-		}
-		n[i] = x
-	}
-	return n[0], n[1], n[2], nil
-}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,11 +41,11 @@ func (t *tx) Get(ctx context.Context, arn string) (*store.Resource, error) {
 // Insert stores a new resource, or returns store.ErrExists. The
 // transaction stays usable after ErrExists.
 func (t *tx) Insert(ctx context.Context, r *store.Resource) error {
-	major, minor, patch, err := parseVersion(r.Version)
+	major, minor, patch, err := store.VersionNodes(r.Version)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert %s: %w", r.ARN, err)
 	}
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert %s: %w", r.ARN, err)
 	}
@@ -55,7 +54,7 @@ INSERT INTO resources (arn, kind, account, name, version, major, minor, patch, b
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (arn) DO NOTHING`,
 		r.ARN, r.Kind, r.Account, r.Name, r.Version, major, minor, patch, r.Build,
-		r.Created.UnixMilli(), r.Updated.UnixMilli(), nonNil(r.Body), tags, r.Policy)
+		r.Created.UnixMilli(), r.Updated.UnixMilli(), store.NonNil(r.Body), tags, r.Policy)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert %s: %w", r.ARN, withCtx(ctx, err))
 	}
@@ -70,13 +69,13 @@ ON CONFLICT (arn) DO NOTHING`,
 // Replace overwrites Body, Updated, Tags and Policy, or returns
 // store.ErrNotFound.
 func (t *tx) Replace(ctx context.Context, r *store.Resource) error {
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return fmt.Errorf("sqlite: replace %s: %w", r.ARN, err)
 	}
 	res, err := t.execContext(ctx,
 		`UPDATE resources SET body = ?, updated = ?, tags = ?, policy = ? WHERE arn = ?`,
-		nonNil(r.Body), r.Updated.UnixMilli(), tags, r.Policy, r.ARN)
+		store.NonNil(r.Body), r.Updated.UnixMilli(), tags, r.Policy, r.ARN)
 	if err != nil {
 		return fmt.Errorf("sqlite: replace %s: %w", r.ARN, withCtx(ctx, err))
 	}
@@ -223,7 +222,7 @@ func (t *tx) PutIdempotency(ctx context.Context, rec *store.IdempotencyRecord) e
 INSERT INTO idempotency (account, operation, token, request_hash, response, created)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING`,
-		rec.Account, rec.Operation, rec.Token, rec.RequestHash, nonNil(rec.Response), rec.Created.UnixMilli())
+		rec.Account, rec.Operation, rec.Token, rec.RequestHash, store.NonNil(rec.Response), rec.Created.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("sqlite: put idempotency %s/%s/%s: %w", rec.Account, rec.Operation, rec.Token, withCtx(ctx, err))
 	}
@@ -263,43 +262,3 @@ func scanResource(sc scanner) (*store.Resource, error) {
 }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// encodeTags returns the JSON text for tags, or nil (SQL NULL) when empty.
-func encodeTags(tags map[string]string) (any, error) {
-	if len(tags) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(tags)
-	if err != nil {
-		return nil, fmt.Errorf("encode tags: %w", err)
-	}
-	return string(b), nil
-}
-
-// parseVersion splits "major.minor.patch" into numbers for ordering; ""
-// (unversioned kinds) is 0.0.0.
-func parseVersion(v string) (major, minor, patch int64, err error) {
-	if v == "" {
-		return 0, 0, 0, nil
-	}
-	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
-		return 0, 0, 0, fmt.Errorf("invalid version %q: want major.minor.patch", v)
-	}
-	var n [3]int64
-	for i, p := range parts {
-		x, err := strconv.ParseInt(p, 10, 64)
-		if err != nil || x < 0 || p == "" || p[0] == '+' {
-			return 0, 0, 0, fmt.Errorf("invalid version %q: want major.minor.patch", v)
-		}
-		n[i] = x
-	}
-	return n[0], n[1], n[2], nil
-}
