@@ -1,21 +1,12 @@
 package toe
 
 import (
-	"crypto/md5"  //nolint:gosec // file digests requested by documents
-	"crypto/sha1" //nolint:gosec // file digests requested by documents
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"math/big"
-	"os"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/goldsmith/goldsmith/internal/toe/module"
 )
 
 // Condition outcomes (then/else).
@@ -237,19 +228,19 @@ func (c *Condition) eval(env condEnv) (bool, error) {
 	}
 	switch condOps[c.Op] {
 	case opUnary:
-		return evalUnary(c.Op, a, env.workDir), nil
+		return module.Unary(c.Op, a, env.workDir), nil
 	case opBinary:
 		b, err := env.resolve(c.Value)
 		if err != nil {
 			return false, err
 		}
-		return evalBinary(c.Op, a, b)
+		return module.Compare(c.Op, b, a)
 	case opHash:
 		p, err := env.resolve(c.Path)
 		if err != nil {
 			return false, err
 		}
-		return evalHash(c.Op, a, absPath(p, env.workDir))
+		return module.FileHashEquals(c.Op, a, absPath(p, env.workDir))
 	}
 	return false, fmt.Errorf("unknown operator %q", c.Op)
 }
@@ -259,104 +250,4 @@ func absPath(p, workDir string) string {
 		return p
 	}
 	return workDir + "/" + p
-}
-
-func evalUnary(op, a, workDir string) bool {
-	switch op {
-	case "stringIsEmpty":
-		return a == ""
-	case "stringIsWhitespace":
-		return strings.TrimSpace(a) == "" && a != ""
-	case "binaryExists":
-		_, err := exec.LookPath(a)
-		return err == nil
-	case "fileExists":
-		fi, err := os.Stat(absPath(a, workDir))
-		return err == nil && !fi.IsDir()
-	case "folderExists":
-		fi, err := os.Stat(absPath(a, workDir))
-		return err == nil && fi.IsDir()
-	}
-	return false
-}
-
-var numberRe = regexp.MustCompile(`^[-+]?([0-9]+[.])?[0-9]+$`)
-
-func parseNumber(s string) (*big.Float, bool) {
-	s = strings.TrimSpace(s)
-	if !numberRe.MatchString(s) {
-		return nil, false
-	}
-	f, _, err := big.ParseFloat(s, 10, 256, big.ToNearestEven)
-	return f, err == nil
-}
-
-// evalBinary compares a (the operator's operand) with b (value). For
-// patternMatches a is the pattern and b the tested string.
-func evalBinary(op, a, b string) (bool, error) {
-	switch op {
-	case "stringEquals":
-		return b == a, nil
-	case "stringLessThan":
-		return b < a, nil
-	case "stringLessThanEquals":
-		return b <= a, nil
-	case "stringGreaterThan":
-		return b > a, nil
-	case "stringGreaterThanEquals":
-		return b >= a, nil
-	case "patternMatches":
-		re, err := regexp.Compile(a)
-		if err != nil {
-			return false, fmt.Errorf("patternMatches: invalid regular expression %q: %w", a, err)
-		}
-		return re.MatchString(b), nil
-	}
-	x, ok1 := parseNumber(a)
-	y, ok2 := parseNumber(b)
-	if !ok1 || !ok2 {
-		return false, nil
-	}
-	c := y.Cmp(x)
-	switch op {
-	case "numberEquals":
-		return c == 0, nil
-	case "numberLessThan":
-		return c < 0, nil
-	case "numberLessThanEquals":
-		return c <= 0, nil
-	case "numberGreaterThan":
-		return c > 0, nil
-	case "numberGreaterThanEquals":
-		return c >= 0, nil
-	}
-	return false, fmt.Errorf("unknown operator %q", op)
-}
-
-func evalHash(op, want, path string) (bool, error) {
-	var h hash.Hash
-	switch op {
-	case "fileMD5Equals":
-		h = md5.New() //nolint:gosec
-	case "fileSHA1Equals":
-		h = sha1.New() //nolint:gosec
-	case "fileSHA256Equals":
-		h = sha256.New()
-	case "fileSHA512Equals":
-		h = sha512.New()
-	default:
-		return false, fmt.Errorf("unknown operator %q", op)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		}
-		return false, fmt.Errorf("%s: %w", op, err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(h, f); err != nil {
-		return false, fmt.Errorf("%s: reading %s: %w", op, path, err)
-	}
-	return strings.EqualFold(hex.EncodeToString(h.Sum(nil)), strings.TrimSpace(want)), nil
 }

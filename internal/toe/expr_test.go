@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/goldsmith/goldsmith/internal/toe/module"
 )
 
 func TestParseExprs(t *testing.T) {
@@ -108,7 +110,7 @@ func TestEvalBinaryOperators(t *testing.T) {
 		{"numberEquals", "1e3", "1000", false}, // not a plain number: false
 	}
 	for _, tc := range tests {
-		got, err := evalBinary(tc.op, tc.operand, tc.value)
+		got, err := module.Compare(tc.op, tc.value, tc.operand)
 		if err != nil || got != tc.want {
 			t.Errorf("%s %q value %q: %v %v, want %v", tc.op, tc.operand, tc.value, got, err, tc.want)
 		}
@@ -132,7 +134,7 @@ func TestEvalUnaryAndHash(t *testing.T) {
 		{"folderExists", dir, true}, {"folderExists", f, false},
 	}
 	for _, tc := range unary {
-		if got := evalUnary(tc.op, tc.a, dir); got != tc.want {
+		if got := module.Unary(tc.op, tc.a, dir); got != tc.want {
 			t.Errorf("%s %q: %v", tc.op, tc.a, got)
 		}
 	}
@@ -143,13 +145,13 @@ func TestEvalUnaryAndHash(t *testing.T) {
 		"fileSHA512Equals": "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
 	}
 	for op, sum := range hashes {
-		if ok, err := evalHash(op, sum, f); !ok || err != nil {
+		if ok, err := module.FileHashEquals(op, sum, f); !ok || err != nil {
 			t.Errorf("%s: %v %v", op, ok, err)
 		}
-		if ok, _ := evalHash(op, "00", f); ok {
+		if ok, _ := module.FileHashEquals(op, "00", f); ok {
 			t.Errorf("%s matched a wrong digest", op)
 		}
-		if ok, err := evalHash(op, sum, filepath.Join(dir, "missing")); ok || err != nil {
+		if ok, err := module.FileHashEquals(op, sum, filepath.Join(dir, "missing")); ok || err != nil {
 			t.Errorf("%s on a missing file: %v %v", op, ok, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -179,19 +180,41 @@ func evalCond(m map[string]any) (bool, error) {
 		}
 		r, err := evalCond(sub.(map[string]any))
 		return !r, err
+	case "stringIsEmpty", "stringIsWhitespace", "binaryExists", "fileExists", "folderExists":
+		return Unary(op, operand, ""), nil
+	case "fileMD5Equals", "fileSHA1Equals", "fileSHA256Equals", "fileSHA512Equals":
+		file, _ := scalar(m["path"])
+		return FileHashEquals(op, operand, file)
+	}
+	return Compare(op, value, operand)
+}
+
+// Unary evaluates the one-operand conditions; relative paths are taken
+// against workDir. Shared by Assert and the engine's `if`.
+func Unary(op, operand, workDir string) bool {
+	switch op {
 	case "stringIsEmpty":
-		return operand == "", nil
+		return operand == ""
 	case "stringIsWhitespace":
-		return strings.TrimSpace(operand) == "", nil
+		return operand != "" && strings.TrimSpace(operand) == ""
 	case "binaryExists":
 		_, err := exec.LookPath(operand)
-		return err == nil, nil
+		return err == nil
 	case "fileExists":
-		fi, err := os.Stat(operand)
-		return err == nil && !fi.IsDir(), nil
+		fi, err := os.Stat(absPath(&Env{WorkDir: workDir}, operand))
+		return err == nil && !fi.IsDir()
 	case "folderExists":
-		fi, err := os.Stat(operand)
-		return err == nil && fi.IsDir(), nil
+		fi, err := os.Stat(absPath(&Env{WorkDir: workDir}, operand))
+		return err == nil && fi.IsDir()
+	}
+	return false
+}
+
+// Compare evaluates `value <op> operand` for the string, pattern and
+// number comparisons (patternMatches: operand is the pattern). Numbers that
+// do not parse compare false.
+func Compare(op, value, operand string) (bool, error) {
+	switch op {
 	case "stringEquals":
 		return value == operand, nil
 	case "stringLessThan":
@@ -205,7 +228,7 @@ func evalCond(m map[string]any) (bool, error) {
 	case "patternMatches":
 		re, err := regexp.Compile(operand)
 		if err != nil {
-			return false, fmt.Errorf("patternMatches: %w", err)
+			return false, fmt.Errorf("patternMatches: invalid regular expression %q: %w", operand, err)
 		}
 		return re.MatchString(value), nil
 	case "numberEquals", "numberLessThan", "numberLessThanEquals", "numberGreaterThan", "numberGreaterThanEquals":
@@ -227,16 +250,22 @@ func evalCond(m map[string]any) (bool, error) {
 		default:
 			return c >= 0, nil
 		}
-	case "fileMD5Equals", "fileSHA1Equals", "fileSHA256Equals", "fileSHA512Equals":
-		file, _ := scalar(m["path"])
-		algo := strings.TrimSuffix(strings.TrimPrefix(op, "file"), "Equals")
-		sum, err := fileDigest(file, algo)
-		if err != nil {
-			return false, nil
-		}
-		return strings.EqualFold(sum, strings.TrimSpace(operand)), nil
 	}
 	return false, fmt.Errorf("unknown operator %q", op)
+}
+
+// FileHashEquals evaluates fileMD5Equals, fileSHA1Equals, fileSHA256Equals
+// and fileSHA512Equals: a missing file is false, not an error.
+func FileHashEquals(op, want, path string) (bool, error) {
+	algo := strings.TrimSuffix(strings.TrimPrefix(op, "file"), "Equals")
+	sum, err := fileDigest(path, algo)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", op, err)
+	}
+	return strings.EqualFold(sum, strings.TrimSpace(want)), nil
 }
 
 // describeCond renders a condition compactly for failure messages.
