@@ -58,6 +58,8 @@ type Config struct {
 	// stable across restarts so tokens stay valid).
 	TokenKey []byte
 	Logger   *slog.Logger
+	// Extensions serves goldsmith's own calls under /goldsmith/ (optional).
+	Extensions Extensions
 }
 
 // Server is the HTTP handler of the API.
@@ -69,6 +71,7 @@ type Server struct {
 	log    *slog.Logger
 	routes map[string]*gen.Route // "METHOD /Path"
 	locks  keyedMutex
+	ext    Extensions
 }
 
 // New returns a Server.
@@ -85,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		h: cfg.Handler, auth: cfg.Authenticator, idem: cfg.Idempotency,
-		tokens: tokenCodec{key: cfg.TokenKey}, log: log,
+		tokens: tokenCodec{key: cfg.TokenKey}, log: log, ext: cfg.Extensions,
 		routes: make(map[string]*gen.Route, len(gen.Routes)),
 	}
 	for _, r := range gen.Routes {
@@ -116,6 +119,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	route, label := s.route(r)
+	if route == nil && strings.HasPrefix(r.URL.Path, ExtensionPrefix) && s.serveExtension(rw, r, reqID) {
+		op = r.URL.Path
+		return
+	}
 	if route == nil {
 		writeError(rw, "UnknownOperationException", http.StatusNotFound,
 			fmt.Sprintf("no operation matches %s %s", r.Method, r.URL.Path))

@@ -18,6 +18,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/api"
 	"github.com/goldsmith/goldsmith/internal/api/sigv4"
 	"github.com/goldsmith/goldsmith/internal/artifact"
+	"github.com/goldsmith/goldsmith/internal/artifact/base"
 	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/goldsmith/goldsmith/internal/config"
 	"github.com/goldsmith/goldsmith/internal/keystore"
@@ -91,7 +92,12 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	}
 }
 
-func (a *App) build(ctx context.Context) error {
+func (a *App) build(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = a.stopRegistry(ctx)
+		}
+	}()
 	keysDir := a.cfg.Keys.Dir
 	if keysDir == "" {
 		keysDir = filepath.Join(a.cfg.DataDir, "keys")
@@ -100,9 +106,13 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.startRegistry(ctx); err != nil {
+		return err
+	}
 	svc, err := service.New(service.Options{
 		Store: a.st, Keys: keys, Logger: a.log, Regions: a.cfg.Regions,
 		Fetcher: artifact.NewFetcher(artifact.S3Options(a.cfg.S3)),
+		Bases:   basePublisher{base.Publisher{Registry: a.RegistryAddr(), Insecure: true}},
 	})
 	if err != nil {
 		return err
@@ -126,17 +136,13 @@ func (a *App) build(ctx context.Context) error {
 	}}
 	apiServer, err := api.New(api.Config{
 		Handler: svc, Authenticator: api.SigV4{Verifier: verifier}, Idempotency: svc.Idempotency(),
-		TokenKey: tokenKey, Logger: a.log,
+		TokenKey: tokenKey, Logger: a.log, Extensions: svc,
 	})
 	if err != nil {
 		return err
 	}
-	if err := a.startRegistry(ctx); err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
-		a.stopRegistry(ctx)
 		return fmt.Errorf("listen %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
@@ -243,6 +249,17 @@ func (a *App) stopRegistry(ctx context.Context) error {
 	}
 	a.reg = nil
 	return err
+}
+
+// basePublisher adapts the base image publisher to the service.
+type basePublisher struct{ p base.Publisher }
+
+func (b basePublisher) Build(ctx context.Context, name, version string) (*service.BaseImage, error) {
+	pub, err := b.p.Build(ctx, name, version)
+	if err != nil {
+		return nil, err
+	}
+	return &service.BaseImage{URIs: pub.URIs, OSVersion: pub.OSVersion}, nil
 }
 
 // RegistryAddr is the host:port of the built-in OCI registry.

@@ -31,6 +31,8 @@ type Options struct {
 	Store   store.Store
 	Keys    KeyStore // nil: kmsKeyId is refused
 	Fetcher Fetcher  // nil: uri is refused
+	// Bases builds managed base images (nil: BuildBaseImage is refused).
+	Bases BaseImageBuilder
 	// Regions are the sites distributions may target (the server's own
 	// region at least).
 	Regions []string
@@ -47,6 +49,7 @@ type Service struct {
 	keys    KeyStore
 	fetcher Fetcher
 	regions []string
+	bases   BaseImageBuilder
 	now     func() time.Time
 	log     *slog.Logger
 
@@ -60,7 +63,7 @@ func New(o Options) (*Service, error) {
 	if o.Store == nil {
 		return nil, errors.New("service: Store is required")
 	}
-	s := &Service{st: o.Store, keys: o.Keys, fetcher: o.Fetcher, regions: o.Regions, now: o.Now, log: o.Logger}
+	s := &Service{st: o.Store, keys: o.Keys, fetcher: o.Fetcher, regions: o.Regions, bases: o.Bases, now: o.Now, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}

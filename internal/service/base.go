@@ -1,0 +1,112 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+
+	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/store"
+)
+
+// BaseImage is a base image built and pushed by a BaseImageBuilder.
+type BaseImage struct {
+	// URIs are the registry references of the pushed image (by digest
+	// first, then by tag).
+	URIs      []string
+	OSVersion string
+}
+
+// BaseImageBuilder builds the named base image, tags it with version and
+// pushes it to the built-in registry.
+type BaseImageBuilder interface {
+	Build(ctx context.Context, name, version string) (*BaseImage, error)
+}
+
+// BaseImageNames are the managed base images goldsmith can build.
+func BaseImageNames() []string {
+	return []string{"busybox-x86-container", "debian-12-x86-container"}
+}
+
+// BuildBaseImageInput and BuildBaseImageOutput are the goldsmith extension
+// call that builds a managed base image (`goldsmith base build`).
+type BuildBaseImageInput struct {
+	Name string `json:"name"`
+}
+
+// BuildBaseImageOutput names the registered image.
+type BuildBaseImageOutput struct {
+	ImageBuildVersionArn string   `json:"imageBuildVersionArn"`
+	ImageUris            []string `json:"imageUris"`
+}
+
+// BuildBaseImage builds a managed base image and registers it, owned by
+// Amazon ("aws"), in the caller's region: the next 1.0.N version each time,
+// AVAILABLE, with its registry URIs as output resources.
+func (s *Service) BuildBaseImage(ctx context.Context, in *BuildBaseImageInput) (*BuildBaseImageOutput, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(BaseImageNames(), in.Name) {
+		return nil, invalidValue("name %q is not a base image goldsmith builds; use one of %v", in.Name, BaseImageNames())
+	}
+	if s.bases == nil {
+		return nil, apiError(gen.CodeServiceUnavailable, "this server has no base image builder configured")
+	}
+	managed := Caller{Account: "aws", Region: c.Region}
+	var version string
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		rs, err := tx.List(ctx, store.ListQuery{Kind: imgKind, Accounts: []string{"aws"}, Name: in.Name})
+		if err != nil {
+			return err
+		}
+		version = nextPatch(inRegion(rs, c.Region))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	built, err := s.bases.Build(ctx, in.Name, version)
+	if err != nil {
+		return nil, apiError(gen.CodeService, "building base image %s: %v", in.Name, err)
+	}
+	img := &gen.Image{
+		Type: gen.ImageTypeDOCKER, Name: in.Name, Version: version, Platform: gen.PlatformLinux,
+		OsVersion: built.OSVersion, State: &gen.ImageState{Status: gen.ImageStatusAVAILABLE},
+		ImageSource: gen.ImageSourceAMAZONMANAGED, BuildType: gen.BuildTypeUSERINITIATED,
+		OutputResources: &gen.OutputResources{Containers: []gen.Container{{Region: c.Region, ImageUris: built.URIs}}},
+	}
+	a := ARN{Partition: "aws", Region: c.Region, Account: "aws", Type: imgKind, Name: in.Name, Version: version}
+	var arn string
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		arn, _, err = s.storeImage(ctx, tx, managed, a, img, nil, nil, nil)
+		return err
+	})
+	if errors.Is(err, errImgBuildTaken) {
+		return nil, apiError(gen.CodeResourceInUse, "base image %s %s is being registered by another request; retry", in.Name, version)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &BuildBaseImageOutput{ImageBuildVersionArn: arn, ImageUris: built.URIs}, nil
+}
+
+// nextPatch returns 1.0.0, or the highest stored version with its patch
+// incremented.
+func nextPatch(rs []*store.Resource) string {
+	var vs []Version
+	for _, r := range rs {
+		if v, err := ParseVersion(r.Version, false); err == nil {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return "1.0.0"
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Compare(vs[j]) < 0 })
+	top := vs[len(vs)-1]
+	top.Patch++
+	return top.String()
+}
