@@ -15,7 +15,9 @@ while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); don
 endpoint=http://127.0.0.1:$port
 data=$(mktemp -d)
 log=$data/server.log
-bin/goldsmith serve --listen 127.0.0.1:$port --data-dir "$data" >"$log" 2>&1 &
+rport=$((port + 1))
+while (exec 3<>/dev/tcp/127.0.0.1/$rport) 2>/dev/null; do rport=$((rport + 1)); done
+bin/goldsmith serve --listen 127.0.0.1:$port --registry-listen 127.0.0.1:$rport --data-dir "$data" >"$log" 2>&1 &
 server=$!
 cleanup() {
 	kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
@@ -41,4 +43,8 @@ ib get-component --component-build-version-arn "$arn" \
 	--query 'component.{name:name,version:version,type:type,parameters:parameters,dateCreated:dateCreated}'
 echo "== aws imagebuilder list-components"
 ib list-components --output table
+echo "== goldsmith base build busybox-x86-container (from Debian's busybox-static, pushed to the built-in registry)"
+bin/goldsmith base build busybox-x86-container --endpoint "$endpoint"
+echo "== aws imagebuilder list-images --owner Amazon"
+ib list-images --owner Amazon --query 'imageVersionList[].{arn:arn,type:type,osVersion:osVersion}' --output table
 echo "== demo finished"
