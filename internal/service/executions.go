@@ -25,3 +25,9 @@ func (s *Service) GetWorkflowStepExecution(_ context.Context, in *gen.GetWorkflo
 func (s *Service) GetLifecycleExecution(_ context.Context, in *gen.GetLifecycleExecutionRequest) (*gen.GetLifecycleExecutionResponse, error) {
 	return nil, notFound("lifecycle execution %q does not exist (this release runs no lifecycle policies yet)", in.LifecycleExecutionId)
 }
+
+// GetMarketplaceResource returns AWS Marketplace component data. goldsmith
+// has no marketplace, so no such resource exists.
+func (s *Service) GetMarketplaceResource(_ context.Context, in *gen.GetMarketplaceResourceRequest) (*gen.GetMarketplaceResourceResponse, error) {
+	return nil, notFound("marketplace resource %q does not exist: goldsmith serves no AWS Marketplace components", in.ResourceArn)
+}
