@@ -1,0 +1,301 @@
+package containerbuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/goldsmith/goldsmith/internal/instance/container"
+	"github.com/goldsmith/goldsmith/internal/instance/container/dockerfile"
+)
+
+// Names and actions of the steps of the build stage (the managed
+// build-container workflow, documents.md §2.9).
+const (
+	StepLaunchBuild    = "LaunchBuildInstance"
+	StepBootstrapBuild = "BootstrapBuildInstance"
+	StepApplyBuild     = "ApplyBuildComponents"
+
+	ActionLaunchInstance    = "LaunchInstance"
+	ActionBootstrap         = "BootstrapInstanceForContainer"
+	ActionExecuteComponents = "ExecuteComponents"
+)
+
+// Log file names under LogDir/<stage>/.
+const (
+	StdoutLog      = "stdout.log"
+	StderrLog      = "stderr.log"
+	DockerfileLog  = "Dockerfile"
+	ToeLogsDir     = "toe"
+	stageBuildName = "build"
+)
+
+// BuildStage builds the image: it resolves the parent image (ParentRef,
+// pulled lazily with go-containerregistry), stages goldsmith and the BUILD
+// components into the build context, renders the recipe's Dockerfile
+// template (the components block runs `goldsmith toe run` with the phases
+// build,validate, the recipe's parameters and workingDirectory), builds it
+// daemonless (package dockerfile) and stores the result as an OCI layout in
+// ScratchDir. A failing component fails the stage with an error naming the
+// component and the toe step (read from toe's detailedoutput.json, kept in
+// LogDir/build/toe). Cancelling ctx stops the running step; the error then
+// wraps ctx's error. Calling BuildStage again redoes the build from
+// scratch.
+func BuildStage(ctx context.Context, s Spec, onStep func(Step)) (*BuildResult, error) {
+	st := &stepper{onStep: onStep}
+	res := &BuildResult{}
+	err := buildStage(ctx, s, st)
+	res.Steps = st.steps
+	if err != nil {
+		return res, fmt.Errorf("build stage: %w", err)
+	}
+	return res, nil
+}
+
+func buildStage(ctx context.Context, s Spec, st *stepper) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	if s.Recipe == nil {
+		return errors.New("no container recipe")
+	}
+	if strings.TrimSpace(s.Recipe.DockerfileTemplateData) == "" {
+		return errors.New("the recipe has no dockerfileTemplateData (the caller resolves dockerfileTemplateUri)")
+	}
+	work := s.path(buildDir)
+	if err := resetDir(ctx, work); err != nil {
+		return err
+	}
+	defer func() {
+		if err := removeSandboxes(context.WithoutCancel(ctx), work); err != nil {
+			slog.WarnContext(ctx, "build stage: removing the build directory", "dir", work, "err", err)
+		}
+	}()
+	for _, p := range []string{s.path(buildStateFile), s.path(imageDir)} {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("removing the previous build: %w", err)
+		}
+	}
+	logs, err := s.logDir(stageBuildName)
+	if err != nil {
+		return err
+	}
+
+	var parent v1.Image
+	err = st.run(ctx, StepLaunchBuild, ActionLaunchInstance, map[string]string{"parentImage": s.ParentRef},
+		func(out map[string]string) (string, error) {
+			img, d, err := s.pull(ctx, s.ParentRef)
+			if err != nil {
+				return "", err
+			}
+			parent = img
+			out["parentImageDigest"] = d.String()
+			return "", nil
+		})
+	if err != nil {
+		return err
+	}
+
+	var rendered string
+	var staged []stagedComponent
+	contextDir := filepath.Join(work, "context")
+	err = st.run(ctx, StepBootstrapBuild, ActionBootstrap, nil, func(out map[string]string) (string, error) {
+		var err error
+		rendered, staged, err = s.render(ctx, contextDir)
+		if err != nil {
+			return "", err
+		}
+		dfLog := filepath.Join(logs, DockerfileLog)
+		if err := os.WriteFile(dfLog, []byte(rendered), 0o644); err != nil {
+			return "", fmt.Errorf("keeping the Dockerfile: %w", err)
+		}
+		out["dockerfile"] = dfLog
+		out["components"] = fmt.Sprint(len(staged))
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+
+	inputs := map[string]string{"parentImage": s.ParentRef, "phases": dockerfile.BuildPhases,
+		"workingDirectory": workingDirectory(s)}
+	return st.run(ctx, StepApplyBuild, ActionExecuteComponents, inputs, func(out map[string]string) (string, error) {
+		out["logDir"] = logs
+		img, err := s.build(ctx, rendered, contextDir, filepath.Join(work, "scratch"), logs, parent)
+		if err != nil {
+			if desc := toeFailure(latestDetailedOutput(filepath.Join(logs, ToeLogsDir)), staged); desc != "" {
+				return "", &componentError{desc: desc, logs: logs, err: err}
+			}
+			return "", err
+		}
+		d, err := writeImage(s, img)
+		if err != nil {
+			return "", err
+		}
+		out["imageDigest"] = d.String()
+		if f := latestDetailedOutput(filepath.Join(logs, ToeLogsDir)); f != "" {
+			out["detailedOutput"] = f
+		}
+		return "", nil
+	})
+}
+
+// render stages goldsmith and the BUILD components into contextDir and
+// renders the Dockerfile template.
+func (s Spec) render(ctx context.Context, contextDir string) (string, []stagedComponent, error) {
+	if err := os.MkdirAll(contextDir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("creating the build context: %w", err)
+	}
+	var comps []Component
+	for _, c := range s.Components {
+		if !strings.EqualFold(c.Type, TypeTest) {
+			comps = append(comps, c)
+		}
+	}
+	wd := workingDirectory(s)
+	var block string
+	var staged []stagedComponent
+	if len(comps) > 0 {
+		if s.GoldsmithBinary == "" {
+			return "", nil, errors.New("no goldsmith binary to run the components with")
+		}
+		sc, err := dockerfile.Stage(ctx, contextDir, s.GoldsmithBinary, stageInput(comps), wd)
+		if err != nil {
+			return "", nil, err
+		}
+		for i, p := range sc.Paths {
+			staged = append(staged, stagedComponent{path: p, comp: comps[i]})
+		}
+		block = dockerfile.ComponentsBlock(sc)
+	}
+	out, err := dockerfile.Render(s.Recipe.DockerfileTemplateData, dockerfile.Vars{
+		ParentImage:  s.ParentRef,
+		Environments: dockerfile.EnvironmentsBlock(wd),
+		Components:   block,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return out, staged, nil
+}
+
+// build runs the Dockerfile.
+func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, parent v1.Image) (v1.Image, error) {
+	stdout, err := openLog(logs, StdoutLog)
+	if err != nil {
+		return nil, err
+	}
+	defer stdout.Close()
+	stderr, err := openLog(logs, StderrLog)
+	if err != nil {
+		return nil, err
+	}
+	defer stderr.Close()
+	res, err := dockerfile.Build(ctx, df, dockerfile.Options{
+		Base: func(ctx context.Context, ref string) (v1.Image, error) {
+			if ref == s.ParentRef && parent != nil {
+				return parent, nil
+			}
+			img, _, err := s.pull(ctx, ref)
+			return img, err
+		},
+		ContextDir: contextDir,
+		ScratchDir: scratch,
+		Network:    s.Network,
+		LogDir:     filepath.Join(logs, ToeLogsDir),
+		Stdout:     stdout,
+		Stderr:     stderr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Image, nil
+}
+
+func stageInput(comps []Component) []dockerfile.Component {
+	out := make([]dockerfile.Component, len(comps))
+	for i, c := range comps {
+		out[i] = dockerfile.Component{Name: c.Name, Document: c.Document, Parameters: c.Parameters}
+	}
+	return out
+}
+
+func workingDirectory(s Spec) string {
+	if s.Recipe != nil && s.Recipe.WorkingDirectory != "" {
+		return s.Recipe.WorkingDirectory
+	}
+	return dockerfile.DefaultWorkingDirectory
+}
+
+// pull resolves a registry reference to an image (layers are fetched
+// lazily). The target's Insecure applies to references on the target's
+// registry; loopback registries are plain http anyway.
+func (s Spec) pull(ctx context.Context, ref string) (v1.Image, v1.Hash, error) {
+	if strings.TrimSpace(ref) == "" {
+		return nil, v1.Hash{}, errors.New("no parent image reference")
+	}
+	r, err := name.ParseReference(ref, s.nameOptions(ref)...)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("parent image %q: %w", ref, err)
+	}
+	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return img, d, nil
+}
+
+func (s Spec) nameOptions(ref string) []name.Option {
+	if !s.Target.Insecure || s.Target.Repository == "" {
+		return nil
+	}
+	tr, err := name.NewRepository(s.Target.Repository)
+	if err != nil {
+		return nil
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil || r.Context().RegistryStr() != tr.RegistryStr() {
+		return nil
+	}
+	return []name.Option{name.Insecure}
+}
+
+// resetDir removes what a previous attempt left in dir (sandboxes
+// included) and creates it again.
+func resetDir(ctx context.Context, dir string) error {
+	if err := removeSandboxes(ctx, dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeSandboxes stops the runc containers and unmounts the overlays under
+// dir (container.Cleanup), then removes dir.
+func removeSandboxes(ctx context.Context, dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := container.Cleanup(ctx, dir); err != nil {
+		return fmt.Errorf("cleaning up sandboxes under %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package containerbuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Names and actions of the steps of the distribution stage.
+const (
+	StepDistribute      = "DistributeContainerImage"
+	StepCollectMetadata = "CollectImageMetadata"
+
+	ActionDistributeImage = "DistributeImage"
+	ActionCollectMetadata = "CollectImageMetadata"
+)
+
+// DistributeStage pushes the built image to Target.Repository, tagged with
+// Target.Tags and "<Version>-<Build>", and reads the OS version
+// (/etc/os-release) and the installed packages (dpkg status or apk
+// installed database) from the image. ImageURIs are repository@digest and
+// repository:tag for every tag. Pushing again is harmless (the registry
+// already has the blobs).
+func DistributeStage(ctx context.Context, s Spec, onStep func(Step)) (*DistributeResult, error) {
+	st := &stepper{onStep: onStep}
+	res := &DistributeResult{}
+	err := distributeStage(ctx, s, st, res)
+	res.Steps = st.steps
+	if err != nil {
+		return res, fmt.Errorf("distribution stage: %w", err)
+	}
+	return res, nil
+}
+
+func distributeStage(ctx context.Context, s Spec, st *stepper, res *DistributeResult) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	repo, tags, err := s.target()
+	if err != nil {
+		return err
+	}
+	img, digest, err := readImage(s)
+	if err != nil {
+		return err
+	}
+	inputs := map[string]string{"repository": repo.Name(), "tags": strings.Join(tags, ",")}
+	err = st.run(ctx, StepDistribute, ActionDistributeImage, inputs, func(out map[string]string) (string, error) {
+		if err := push(ctx, repo, tags, img); err != nil {
+			return "", err
+		}
+		res.Digest = digest.String()
+		res.ImageURIs = append(res.ImageURIs, repo.Digest(digest.String()).Name())
+		for _, t := range tags {
+			res.ImageURIs = append(res.ImageURIs, repo.Tag(t).Name())
+		}
+		out["imageUris"] = strings.Join(res.ImageURIs, ",")
+		out["digest"] = res.Digest
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+	return st.run(ctx, StepCollectMetadata, ActionCollectMetadata, nil, func(out map[string]string) (string, error) {
+		osv, pkgs, err := imageMetadata(img)
+		if err != nil {
+			return "", err
+		}
+		res.OSVersion, res.Packages = osv, pkgs
+		if res.Packages == nil {
+			res.Packages = []Package{}
+		}
+		out["osVersion"] = osv
+		out["packageCount"] = fmt.Sprint(len(pkgs))
+		return "", nil
+	})
+}
+
+// target parses the target repository and returns the tags to push:
+// Target.Tags (in order, without duplicates) and then "<Version>-<Build>".
+func (s Spec) target() (name.Repository, []string, error) {
+	if s.Target.Repository == "" {
+		return name.Repository{}, nil, errors.New("no target repository")
+	}
+	var opts []name.Option
+	if s.Target.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	repo, err := name.NewRepository(s.Target.Repository, append(opts, name.StrictValidation)...)
+	if err != nil {
+		return name.Repository{}, nil, fmt.Errorf("target repository %q: %w", s.Target.Repository, err)
+	}
+	if s.Version == "" || s.Build == "" {
+		return name.Repository{}, nil, errors.New("no image version and build number for the <version>-<build> tag")
+	}
+	var tags []string
+	for _, t := range append(slices.Clone(s.Target.Tags), s.Version+"-"+s.Build) {
+		if slices.Contains(tags, t) {
+			continue
+		}
+		if _, err := name.NewTag(repo.Name()+":"+t, append(opts, name.StrictValidation)...); err != nil {
+			return name.Repository{}, nil, fmt.Errorf("tag %q: %w", t, err)
+		}
+		tags = append(tags, t)
+	}
+	return repo, tags, nil
+}
+
+// push writes img with its first tag and adds the other tags.
+func push(ctx context.Context, repo name.Repository, tags []string, img v1.Image) error {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	first := repo.Tag(tags[0])
+	if err := remote.Write(first, img, opts...); err != nil {
+		return fmt.Errorf("pushing %s: %w", first.Name(), err)
+	}
+	for _, t := range tags[1:] {
+		ref := repo.Tag(t)
+		if err := remote.Tag(ref, img, opts...); err != nil {
+			return fmt.Errorf("tagging %s: %w", ref.Name(), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package containerbuild
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// The on-disk state under Spec.ScratchDir (see the package documentation).
+const (
+	imageDir       = "image"
+	buildStateFile = "build.json"
+	buildDir       = "build"
+	testDir        = "test"
+)
+
+// buildState is build.json: written last by BuildStage, it marks the
+// layout as complete.
+type buildState struct {
+	ImageARN string `json:"imageArn"`
+	Digest   string `json:"digest"`
+}
+
+func (s Spec) validate() error {
+	if s.ScratchDir == "" {
+		return errors.New("no scratch directory")
+	}
+	if !filepath.IsAbs(s.ScratchDir) {
+		return fmt.Errorf("scratch directory %q is not absolute", s.ScratchDir)
+	}
+	if s.LogDir == "" {
+		return errors.New("no log directory")
+	}
+	return nil
+}
+
+func (s Spec) path(elem ...string) string {
+	return filepath.Join(append([]string{s.ScratchDir}, elem...)...)
+}
+
+// logDir returns (creating it) the log directory of one stage.
+func (s Spec) logDir(stage string) (string, error) {
+	dir := filepath.Join(s.LogDir, stage)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating the log directory: %w", err)
+	}
+	return dir, nil
+}
+
+// writeImage stores img as the only image of a fresh OCI layout and then
+// records its digest in build.json.
+func writeImage(s Spec, img v1.Image) (v1.Hash, error) {
+	dir := s.path(imageDir)
+	if err := os.RemoveAll(dir); err != nil {
+		return v1.Hash{}, fmt.Errorf("removing the previous image layout: %w", err)
+	}
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("creating the image layout: %w", err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		return v1.Hash{}, fmt.Errorf("writing the image layout: %w", err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("image digest: %w", err)
+	}
+	data, err := json.Marshal(buildState{ImageARN: s.ImageARN, Digest: d.String()})
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("encoding %s: %w", buildStateFile, err)
+	}
+	tmp := s.path(buildStateFile + ".tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return v1.Hash{}, fmt.Errorf("writing %s: %w", buildStateFile, err)
+	}
+	if err := os.Rename(tmp, s.path(buildStateFile)); err != nil {
+		return v1.Hash{}, fmt.Errorf("writing %s: %w", buildStateFile, err)
+	}
+	return d, nil
+}
+
+// readImage opens the image BuildStage stored.
+func readImage(s Spec) (v1.Image, v1.Hash, error) {
+	data, err := os.ReadFile(s.path(buildStateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, v1.Hash{}, errors.New("no built image: the build stage has not completed")
+	}
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading %s: %w", buildStateFile, err)
+	}
+	var st buildState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading %s: %w", buildStateFile, err)
+	}
+	h, err := v1.NewHash(st.Digest)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading %s: %w", buildStateFile, err)
+	}
+	idx, err := layout.ImageIndexFromPath(s.path(imageDir))
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("opening the image layout: %w", err)
+	}
+	img, err := idx.Image(h)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading image %s from the layout: %w", h, err)
+	}
+	return img, h, nil
+}
+
+// openLog creates (truncating) a log file of a stage.
+func openLog(dir, name string) (*os.File, error) {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("creating log %s: %w", name, err)
+	}
+	return f, nil
+}

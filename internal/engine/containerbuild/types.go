@@ -1,0 +1,143 @@
+package containerbuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/goldsmith/goldsmith/internal/api/gen"
+)
+
+// Component is one resolved component of the recipe, in recipe order.
+type Component struct {
+	ARN, Name  string
+	Type       string // BUILD or TEST
+	Document   []byte // the YAML document, in clear
+	Parameters map[string]string
+}
+
+// Component types.
+const (
+	TypeBuild = "BUILD"
+	TypeTest  = "TEST"
+)
+
+// Target is where DistributeStage pushes.
+type Target struct {
+	Repository string // host:port/name, e.g. 127.0.0.1:8601/my-repo
+	Tags       []string
+	Insecure   bool // plain http (the built-in registry)
+}
+
+// Spec describes one container image build. The same Spec (by value) is
+// given to every stage.
+type Spec struct {
+	ImageARN       string
+	Version, Build string               // image version and build number: the fixed "<Version>-<Build>" tag
+	Recipe         *gen.ContainerRecipe // the snapshot the image carries
+	Components     []Component          // resolved, in recipe order, documents in clear
+	ParentRef      string               // registry reference of the parent image
+	TestsEnabled   bool
+	Target         Target
+	// GoldsmithBinary is a static goldsmith binary (CGO_ENABLED=0) staged
+	// into the build and test sandboxes to run `goldsmith toe run`.
+	GoldsmithBinary string
+	// ScratchDir is owned by this build: the stages keep their state here;
+	// Cleanup removes it.
+	ScratchDir string
+	// LogDir receives per-image logs that outlive the build: stdout/stderr
+	// per stage and toe's log folders (detailedoutput.json).
+	LogDir  string
+	Network bool
+}
+
+// Step statuses.
+const (
+	StatusRunning   = "RUNNING"
+	StatusCompleted = "COMPLETED"
+	StatusFailed    = "FAILED"
+	StatusSkipped   = "SKIPPED"
+	StatusCancelled = "CANCELLED"
+)
+
+// Step is one step of a stage, reported when it starts and when it ends.
+// Inputs and Outputs are flat; the engine JSON-encodes them for the API.
+type Step struct {
+	Name, Action    string
+	Status          string
+	Start, End      time.Time
+	Inputs, Outputs map[string]string
+	Message         string
+}
+
+// BuildResult is the outcome of BuildStage.
+type BuildResult struct{ Steps []Step }
+
+// TestResult is the outcome of TestStage.
+type TestResult struct{ Steps []Step }
+
+// DistributeResult is the outcome of DistributeStage.
+type DistributeResult struct {
+	Steps     []Step
+	ImageURIs []string // repo@sha256:... first, then repo:tag per tag
+	Digest    string   // the manifest digest, sha256:...
+	OSVersion string
+	Packages  []Package
+}
+
+// Package is one installed OS package of the image.
+type Package struct{ Name, Version string }
+
+// stepper runs the steps of one stage, reporting each to onStep and
+// collecting them.
+type stepper struct {
+	onStep func(Step)
+	steps  []Step
+}
+
+// run executes fn as the step name/action. fn may fill outputs and return a
+// message for a successful step. A failure whose cause is ctx's
+// cancellation ends the step CANCELLED.
+func (s *stepper) run(ctx context.Context, name, action string, inputs map[string]string,
+	fn func(outputs map[string]string) (string, error)) error {
+	st := Step{Name: name, Action: action, Status: StatusRunning, Start: time.Now().UTC(), Inputs: inputs,
+		Outputs: map[string]string{}}
+	s.report(st)
+	msg, err := fn(st.Outputs)
+	st.End = time.Now().UTC()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		st.Status, st.Message = StatusCancelled, "cancelled: "+err.Error()
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+		}
+	case err != nil:
+		st.Status, st.Message = StatusFailed, err.Error()
+	default:
+		st.Status, st.Message = StatusCompleted, msg
+	}
+	if len(st.Outputs) == 0 {
+		st.Outputs = nil
+	}
+	s.steps = append(s.steps, st)
+	s.report(st)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// skip records a SKIPPED step (start == end).
+func (s *stepper) skip(name, action, msg string) {
+	now := time.Now().UTC()
+	st := Step{Name: name, Action: action, Status: StatusSkipped, Start: now, End: now, Message: msg}
+	s.steps = append(s.steps, st)
+	s.report(st)
+}
+
+func (s *stepper) report(st Step) {
+	if s.onStep != nil {
+		s.onStep(st)
+	}
+}
