@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/goldsmith/goldsmith/internal/extclient"
+	"github.com/goldsmith/goldsmith/internal/store"
 )
 
 // TestBaseImageBusybox: `goldsmith base build busybox-x86-container` builds
@@ -70,9 +71,23 @@ func TestBaseImageBusybox(t *testing.T) {
 		Components:             []types.ComponentConfiguration{{ComponentArn: comp}},
 		DockerfileTemplateData: aws.String("FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n"),
 		TargetRepository:       &types.TargetContainerRepository{Service: types.ContainerRepositoryServiceEcr, RepositoryName: aws.String("on-busybox")},
+		ImageOsVersionOverride: aws.String("BusyBox 1.35"),
 	})
 	if err != nil {
 		t.Fatalf("recipe on the base image: %v", err)
+	}
+	// imageOsVersionOverride has no output member; it is kept for the build.
+	if err := a.st.View(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(ctx, "arn:aws:imagebuilder:us-east-1:000000000000:container-recipe/on-busybox/1.0.0")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(r.Body), `"goldsmithImageOsVersionOverride":"BusyBox 1.35"`) {
+			t.Errorf("stored recipe lost imageOsVersionOverride: %s", r.Body)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 
 	_, err = ext.BuildBaseImage(ctx, "windows-2025")

@@ -78,8 +78,8 @@ func checkTargetRepository(t *gen.TargetContainerRepository) error {
 // CreateContainerRecipe creates an immutable container recipe version.
 // The Dockerfile template from dockerfileTemplateUri is read now and kept
 // as dockerfileTemplateData; platformOverride becomes the recipe's
-// platform. imageOsVersionOverride passes the model's checks but is not
-// kept: the stored body is a gen.ContainerRecipe, which has no such member.
+// platform. imageOsVersionOverride, which gen.ContainerRecipe has no member
+// for, is kept beside it in the body (containerRecipeBody).
 // kmsKeyId must name a key of the key store and is kept with the recipe;
 // the template itself stays readable in the body, which images snapshot.
 func (s *Service) CreateContainerRecipe(ctx context.Context, in *gen.CreateContainerRecipeRequest) (*gen.CreateContainerRecipeResponse, error) {
@@ -164,19 +164,27 @@ func (s *Service) CreateContainerRecipe(ctx context.Context, in *gen.CreateConta
 			if err := checkWorkingDirectory(in.WorkingDirectory, platform); err != nil {
 				return nil, err
 			}
-			return json.Marshal(gen.ContainerRecipe{
+			return json.Marshal(containerRecipeBody{ContainerRecipe: gen.ContainerRecipe{
 				Arn: arn, ContainerType: in.ContainerType, Name: in.Name, Description: in.Description,
 				Platform: platform, Owner: c.Account, Version: version, Components: in.Components,
 				InstanceConfiguration: in.InstanceConfiguration, DockerfileTemplateData: tpl,
 				KmsKeyId: in.KmsKeyId, ParentImage: in.ParentImage, DateCreated: timestamp(created),
 				WorkingDirectory: in.WorkingDirectory, TargetRepository: in.TargetRepository,
-			})
+			}, ImageOsVersionOverride: in.ImageOsVersionOverride})
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &gen.CreateContainerRecipeResponse{ContainerRecipeArn: arn, LatestVersionReferences: refs}, nil
+}
+
+// containerRecipeBody is the stored body: the API's container recipe plus
+// the create-time member the output shape lacks. Readers decoding the body
+// as gen.ContainerRecipe ignore the extra key.
+type containerRecipeBody struct {
+	gen.ContainerRecipe
+	ImageOsVersionOverride string `json:"goldsmithImageOsVersionOverride,omitempty"`
 }
 
 // decodeContainerRecipe returns the stored recipe with its tags.
