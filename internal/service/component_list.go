@@ -27,23 +27,9 @@ func (s *Service) ListComponents(ctx context.Context, in *gen.ListComponentsRequ
 		if err != nil {
 			return err
 		}
-		// Keep the newest build of each version (or of each name).
-		latest := map[string]*store.Resource{}
-		var order []string
-		for _, r := range all {
-			key := r.Account + "/" + r.Name
-			if !byName {
-				key += "/" + r.Version
-			}
-			if _, ok := latest[key]; !ok {
-				order = append(order, key)
-			}
-			latest[key] = r // the store orders by version then build
-		}
 		var picked []*store.Resource
 		recs := map[string]*componentRecord{}
-		for _, k := range order {
-			r := latest[k]
+		for _, r := range newestPerVersion(all, byName) {
 			rec, err := s.decodeComponent(r)
 			if err != nil {
 				return err

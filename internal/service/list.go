@@ -105,3 +105,25 @@ func (f filterSet) match(name string, have ...string) bool {
 
 // inRegionOf keeps the resources in the caller's region.
 func inRegionOf(rs []*store.Resource, c Caller) []*store.Resource { return inRegion(rs, c.Region) }
+
+// newestPerVersion keeps, of resources ordered by version then build, the
+// newest build of each version — or, with byName, of each name. Keys carry
+// the kind, so several kinds may be merged. The order of first appearance is
+// kept.
+func newestPerVersion(rs []*store.Resource, byName bool) []*store.Resource {
+	latest := map[string]int{}
+	var out []*store.Resource
+	for _, r := range rs {
+		key := r.Kind + "/" + r.Account + "/" + r.Name
+		if !byName {
+			key += "/" + r.Version
+		}
+		if i, ok := latest[key]; ok {
+			out[i] = r
+			continue
+		}
+		latest[key] = len(out)
+		out = append(out, r)
+	}
+	return out
+}

@@ -24,28 +24,17 @@ func (s *Service) ListWorkflows(ctx context.Context, in *gen.ListWorkflowsReques
 	var out gen.ListWorkflowsResponse
 	err = s.st.View(ctx, func(tx store.Tx) error {
 		out = gen.ListWorkflowsResponse{}
-		latest := map[string]*store.Resource{}
-		var order []string
+		var all []*store.Resource
 		for _, kind := range workflowKinds {
 			rs, err := listByOwner(ctx, tx, c, kind, in.Owner)
 			if err != nil {
 				return err
 			}
-			for _, r := range rs { // ordered by version then build: the last one is the newest
-				key := r.Account + "/" + kind + "/" + r.Name
-				if !byName {
-					key += "/" + r.Version
-				}
-				if _, ok := latest[key]; !ok {
-					order = append(order, key)
-				}
-				latest[key] = r
-			}
+			all = append(all, rs...)
 		}
 		var picked []*store.Resource
 		ws := map[string]*gen.Workflow{}
-		for _, k := range order {
-			r := latest[k]
+		for _, r := range newestPerVersion(all, byName) {
 			w, err := s.workflowOf(ctx, r, false)
 			if err != nil {
 				return err
