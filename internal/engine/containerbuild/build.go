@@ -61,7 +61,7 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step)) (*BuildResult, e
 	return res, nil
 }
 
-func buildStage(ctx context.Context, s Spec, st *stepper) error {
+func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 	if err := s.validate(); err != nil {
 		return err
 	}
@@ -75,17 +75,14 @@ func buildStage(ctx context.Context, s Spec, st *stepper) error {
 	if err := resetDir(ctx, work); err != nil {
 		return err
 	}
-	defer func() {
-		if err := removeSandboxes(context.WithoutCancel(ctx), work); err != nil {
-			slog.WarnContext(ctx, "build stage: removing the build directory", "dir", work, "err", err)
-		}
-	}()
+	defer func() { removeWorkDir(context.WithoutCancel(ctx), work, err == nil) }()
 	for _, p := range []string{s.path(buildStateFile), s.path(imageDir)} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("removing the previous build: %w", err)
 		}
 	}
 	logs, err := s.logDir(stageBuildName)
+
 	if err != nil {
 		return err
 	}
@@ -271,6 +268,22 @@ func (s Spec) nameOptions(ref string) []name.Option {
 		return nil
 	}
 	return []name.Option{name.Insecure}
+}
+
+// removeWorkDir removes a stage's working directory when the stage ends.
+// Build and TestStage close their sandboxes themselves, so a stage that
+// succeeded only removes files; after a failure container.Cleanup looks
+// for leftovers first.
+func removeWorkDir(ctx context.Context, dir string, succeeded bool) {
+	var err error
+	if succeeded {
+		err = os.RemoveAll(dir)
+	} else {
+		err = removeSandboxes(ctx, dir)
+	}
+	if err != nil {
+		slog.WarnContext(ctx, "removing a stage's working directory", "dir", dir, "err", err)
+	}
 }
 
 // resetDir removes what a previous attempt left in dir (sandboxes

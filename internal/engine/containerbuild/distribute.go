@@ -51,9 +51,21 @@ func distributeStage(ctx context.Context, s Spec, st *stepper, res *DistributeRe
 	if err != nil {
 		return err
 	}
+	// The metadata is read from the local layout while the push runs.
+	type metadata struct {
+		osVersion string
+		pkgs      []Package
+		err       error
+	}
+	meta := make(chan metadata, 1)
+	go func() {
+		osv, pkgs, err := imageMetadata(img)
+		meta <- metadata{osv, pkgs, err}
+	}()
 	inputs := map[string]string{"repository": repo.Name(), "tags": strings.Join(tags, ",")}
 	err = st.run(ctx, StepDistribute, ActionDistributeImage, inputs, func(out map[string]string) (string, error) {
 		if err := push(ctx, repo, tags, img); err != nil {
+			<-meta // do not leave the reader behind
 			return "", err
 		}
 		res.Digest = digest.String()
@@ -69,16 +81,21 @@ func distributeStage(ctx context.Context, s Spec, st *stepper, res *DistributeRe
 		return err
 	}
 	return st.run(ctx, StepCollectMetadata, ActionCollectMetadata, nil, func(out map[string]string) (string, error) {
-		osv, pkgs, err := imageMetadata(img)
-		if err != nil {
-			return "", err
+		var m metadata
+		select {
+		case m = <-meta:
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
-		res.OSVersion, res.Packages = osv, pkgs
+		if m.err != nil {
+			return "", m.err
+		}
+		res.OSVersion, res.Packages = m.osVersion, m.pkgs
 		if res.Packages == nil {
 			res.Packages = []Package{}
 		}
-		out["osVersion"] = osv
-		out["packageCount"] = fmt.Sprint(len(pkgs))
+		out["osVersion"] = m.osVersion
+		out["packageCount"] = fmt.Sprint(len(m.pkgs))
 		return "", nil
 	})
 }

@@ -49,7 +49,7 @@ func TestStage(ctx context.Context, s Spec, onStep func(Step)) (*TestResult, err
 	return res, nil
 }
 
-func testStage(ctx context.Context, s Spec, st *stepper) error {
+func testStage(ctx context.Context, s Spec, st *stepper) (err error) {
 	if err := s.validate(); err != nil {
 		return err
 	}
@@ -61,11 +61,7 @@ func testStage(ctx context.Context, s Spec, st *stepper) error {
 	if err := resetDir(ctx, work); err != nil {
 		return err
 	}
-	defer func() {
-		if err := removeSandboxes(context.WithoutCancel(ctx), work); err != nil {
-			slog.WarnContext(ctx, "test stage: removing the test directory", "dir", work, "err", err)
-		}
-	}()
+	defer func() { removeWorkDir(context.WithoutCancel(ctx), work, err == nil) }()
 	logs, err := s.logDir(stageTestName)
 	if err != nil {
 		return err
@@ -107,7 +103,7 @@ func testStage(ctx context.Context, s Spec, st *stepper) error {
 			if err := sb.Close(); err != nil {
 				return "", fmt.Errorf("closing the test sandbox: %w", err)
 			}
-			return "", removeSandboxes(context.WithoutCancel(ctx), work)
+			return "", nil
 		})
 	return errors.Join(err, terr)
 }
