@@ -233,43 +233,73 @@ func TestStageFailures(t *testing.T) {
 	}
 }
 
-func TestCancelMidBuild(t *testing.T) {
-	e := newEnv(t, true)
-	s := e.spec(defaultTemplate, []Component{bashComponent("sleeper", "build", "Sleep", "echo started-sleeping; sleep 60")}, true)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	type result struct {
-		res *BuildResult
-		err error
+// TestCancelMidStage cancels the build stage, and the test stage, while a
+// component's `sleep 60` runs: the error wraps context.Canceled, the step
+// is CANCELLED, and after Cleanup nothing is left.
+func TestCancelMidStage(t *testing.T) {
+	tests := []struct {
+		stage    string
+		phase    string
+		wantStep string
+	}{
+		{"build", "build", StepApplyBuild},
+		{"test", "test", StepApplyTest},
 	}
-	done := make(chan result, 1)
-	go func() {
-		r, err := BuildStage(ctx, s, nil)
-		done <- result{r, err}
-	}()
-	waitForFile(t, filepath.Join(s.LogDir, "build", StdoutLog), "started-sleeping", 60*time.Second)
-	cancelled := time.Now()
-	cancel()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("BuildStage did not return 30 s after the cancellation")
+	for _, tc := range tests {
+		t.Run(tc.stage, func(t *testing.T) {
+			e := newEnv(t, true)
+			s := e.spec(defaultTemplate, []Component{
+				bashComponent("sleeper", tc.phase, "Sleep", "echo started-sleeping; sleep 60")}, true)
+			if tc.stage == "test" {
+				if _, err := BuildStage(t.Context(), s, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			type result struct {
+				steps []Step
+				err   error
+			}
+			done := make(chan result, 1)
+			go func() {
+				if tc.stage == "build" {
+					r, err := BuildStage(ctx, s, nil)
+					done <- result{r.Steps, err}
+					return
+				}
+				r, err := TestStage(ctx, s, nil)
+				done <- result{r.Steps, err}
+			}()
+			waitForFile(t, filepath.Join(s.LogDir, tc.stage, StdoutLog), "started-sleeping", 60*time.Second)
+			cancelled := time.Now()
+			cancel()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the stage did not return 30 s after the cancellation")
+			}
+			t.Logf("returned %v after the cancellation: %v", time.Since(cancelled), r.err)
+			if !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", r.err)
+			}
+			i := slices.IndexFunc(r.steps, func(st Step) bool { return st.Name == tc.wantStep })
+			if i < 0 || r.steps[i].Status != StatusCancelled {
+				t.Errorf("steps: %s", stepStatuses(r.steps))
+			}
+			if tc.stage == "test" && r.steps[len(r.steps)-1].Status != StatusCompleted {
+				t.Errorf("the test sandbox was not terminated: %s", stepStatuses(r.steps))
+			}
+			assertNothingLeft(t, s.ScratchDir)
+			if err := Cleanup(context.Background(), s); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(s.ScratchDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("scratch dir after Cleanup: %v", err)
+			}
+		})
 	}
-	t.Logf("returned %v after the cancellation: %v", time.Since(cancelled), r.err)
-	if !errors.Is(r.err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", r.err)
-	}
-	if last := r.res.Steps[len(r.res.Steps)-1]; last.Name != StepApplyBuild || last.Status != StatusCancelled {
-		t.Errorf("steps: %s", stepStatuses(r.res.Steps))
-	}
-	if err := Cleanup(context.Background(), s); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(s.ScratchDir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("scratch dir after Cleanup: %v", err)
-	}
-	assertNothingLeft(t, s.ScratchDir)
 }
 
 // TestStagesAfterRestart runs every stage twice, each time with a fresh
