@@ -26,7 +26,8 @@ func (executeBash) Check(in any) []Problem {
 }
 
 // Run writes all commands, in order, into one script and runs it with bash.
-// The step's result is the script's exit status, i.e. the status of the last
+// Where there is no bash (busybox-based images), the script runs with the
+// POSIX sh instead, and the step's output says so. The step's result is the script's exit status, i.e. the status of the last
 // command unless the script uses set -e or exit. 194 requests a reboot after
 // which the same step runs again.
 func (m executeBash) Run(ctx context.Context, env *Env, in any) (Result, error) {
@@ -37,16 +38,32 @@ func (m executeBash) Run(ctx context.Context, env *Env, in any) (Result, error) 
 	if err != nil {
 		return Result{}, fmt.Errorf("ExecuteBash: %w", err)
 	}
-	bash, err := exec.LookPath("bash")
+	shell, err := bashOrSh(env)
 	if err != nil {
-		return Result{}, fmt.Errorf("ExecuteBash: bash not found: %w", err)
+		return Result{}, err
 	}
 	script, cleanup, err := writeScript(env, v.strings("commands"))
 	if err != nil {
 		return Result{}, fmt.Errorf("ExecuteBash: %w", err)
 	}
 	defer cleanup()
-	return finishProcess(ctx, env, m.Name(), bash, []string{script})
+	return finishProcess(ctx, env, m.Name(), shell, []string{script})
+}
+
+// bashOrSh finds bash, or else sh (noting the substitution in the step's
+// output).
+func bashOrSh(env *Env) (string, error) {
+	if bash, err := exec.LookPath("bash"); err == nil {
+		return bash, nil
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		return "", fmt.Errorf("ExecuteBash: neither bash nor sh is on PATH: %w", err)
+	}
+	if env != nil && env.Stderr != nil {
+		fmt.Fprintf(env.Stderr, "ExecuteBash: bash is not installed; running the commands with %s\n", sh)
+	}
+	return sh, nil
 }
 
 // writeScript stores the commands as one script file in the temp dir.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -227,5 +228,31 @@ func TestReboot(t *testing.T) {
 	cancel()
 	if _, err := m.Run(ctx, env, map[string]any{"delaySeconds": "60"}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled delay: err = %v", err)
+	}
+}
+
+// TestExecuteBashWithoutBash: on images without bash (busybox), the
+// commands run with sh and the step's stderr says so.
+func TestExecuteBashWithoutBash(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on PATH")
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(sh, filepath.Join(dir, "sh")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	env, _, errb := testEnv(t)
+	res, err := mustModule(t, "ExecuteBash").Run(context.Background(), env, bashIn("echo from-sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outputs["stdout"] != "from-sh" || !strings.Contains(errb.String(), "bash is not installed") {
+		t.Errorf("stdout %q, stderr %q", res.Outputs["stdout"], errb.String())
+	}
+	t.Setenv("PATH", t.TempDir())
+	if _, err := mustModule(t, "ExecuteBash").Run(context.Background(), env, bashIn("true")); err == nil || !strings.Contains(err.Error(), "neither bash nor sh") {
+		t.Errorf("no shell at all: %v", err)
 	}
 }
