@@ -369,3 +369,32 @@ func checkUserData(ud string) error {
 	}
 	return nil
 }
+
+// viewRecipe returns the recipe version an ARN names (wildcards resolve to
+// the newest readable match), decoded, with its latest-version references.
+func viewRecipe[T any](ctx context.Context, s *Service, kind, arn string) (*T, *store.Resource, *gen.LatestVersionReferences, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var (
+		rec  *T
+		res  *store.Resource
+		refs *gen.LatestVersionReferences
+	)
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		r, lv, err := getRecipe(ctx, tx, c, kind, arn)
+		if err != nil {
+			return err
+		}
+		if rec, err = decodeAs[T](r); err != nil {
+			return err
+		}
+		res, refs = r, lv
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return rec, res, refs, nil
+}

@@ -200,28 +200,12 @@ func decodeContainerRecipe(r *store.Resource) (*gen.ContainerRecipe, error) {
 // GetContainerRecipe returns a container recipe version (`x` wildcards
 // resolve to the newest matching version the caller can read).
 func (s *Service) GetContainerRecipe(ctx context.Context, in *gen.GetContainerRecipeRequest) (*gen.GetContainerRecipeResponse, error) {
-	c, err := caller(ctx)
+	rec, r, refs, err := viewRecipe[gen.ContainerRecipe](ctx, s, kindContainerRecipe, in.ContainerRecipeArn)
 	if err != nil {
 		return nil, err
 	}
-	var out gen.GetContainerRecipeResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.GetContainerRecipeResponse{}
-		r, refs, err := getRecipe(ctx, tx, c, kindContainerRecipe, in.ContainerRecipeArn)
-		if err != nil {
-			return err
-		}
-		rec, err := decodeContainerRecipe(r)
-		if err != nil {
-			return err
-		}
-		out.ContainerRecipe, out.LatestVersionReferences = rec, refs
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	rec.Tags = r.Tags
+	return &gen.GetContainerRecipeResponse{ContainerRecipe: rec, LatestVersionReferences: refs}, nil
 }
 
 // ListContainerRecipes lists container recipe versions by owner, with the

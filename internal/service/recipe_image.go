@@ -81,28 +81,12 @@ func decodeImageRecipe(r *store.Resource) (*gen.ImageRecipe, error) {
 // GetImageRecipe returns an image recipe version (`x` wildcards resolve
 // to the newest matching version the caller can read).
 func (s *Service) GetImageRecipe(ctx context.Context, in *gen.GetImageRecipeRequest) (*gen.GetImageRecipeResponse, error) {
-	c, err := caller(ctx)
+	rec, r, refs, err := viewRecipe[gen.ImageRecipe](ctx, s, kindImageRecipe, in.ImageRecipeArn)
 	if err != nil {
 		return nil, err
 	}
-	var out gen.GetImageRecipeResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.GetImageRecipeResponse{}
-		r, refs, err := getRecipe(ctx, tx, c, kindImageRecipe, in.ImageRecipeArn)
-		if err != nil {
-			return err
-		}
-		rec, err := decodeImageRecipe(r)
-		if err != nil {
-			return err
-		}
-		out.ImageRecipe, out.LatestVersionReferences = rec, refs
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
+	rec.Tags = r.Tags
+	return &gen.GetImageRecipeResponse{ImageRecipe: rec, LatestVersionReferences: refs}, nil
 }
 
 // ListImageRecipes lists image recipe versions by owner, with the name,
