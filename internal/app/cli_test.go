@@ -20,21 +20,7 @@ func TestAWSCLISmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := awsCLI(t, a, awsBin)
-	ok := func(args ...string) map[string]any {
-		t.Helper()
-		out, stderr, err := run(args...)
-		if err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
-		}
-		return out
-	}
-	fails := func(code string, args ...string) {
-		t.Helper()
-		_, stderr, err := run(args...)
-		if err == nil || !strings.Contains(stderr, code) {
-			t.Fatalf("aws %s: want %s, got err=%v stderr=%s", strings.Join(args, " "), code, err, stderr)
-		}
-	}
+	ok, fails := cliChecks(t, run)
 
 	out := ok("create-component", "--name", "cli-comp", "--semantic-version", "1.0.0", "--platform", "Linux",
 		"--data", "file://"+doc, "--tags", "team=cli")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,25 @@ func awsCLI(t *testing.T, a *App, awsBin string) func(args ...string) (map[strin
 		}
 		return out, stderr.String(), err
 	}
+}
+
+// cliChecks wraps an awsCLI runner: ok runs a command that must succeed and
+// returns its output; fails runs one that must fail with the error code.
+func cliChecks(t *testing.T, run func(args ...string) (map[string]any, string, error)) (ok func(args ...string) map[string]any, fails func(code string, args ...string)) {
+	ok = func(args ...string) map[string]any {
+		t.Helper()
+		out, stderr, err := run(args...)
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+		return out
+	}
+	fails = func(code string, args ...string) {
+		t.Helper()
+		_, stderr, err := run(args...)
+		if err == nil || !strings.Contains(stderr, code) {
+			t.Fatalf("aws %s: want %s, got err=%v stderr=%s", strings.Join(args, " "), code, err, stderr)
+		}
+	}
+	return ok, fails
 }

@@ -335,20 +335,6 @@ func TestInfrastructureConfigurationCLI(t *testing.T) {
 // fail with an error code (fails).
 func cliSteps(t *testing.T, a *App, awsBin string) (func(args ...string) map[string]any, func(code string, args ...string)) {
 	run := awsCLI(t, a, awsBin)
-	ok := func(args ...string) map[string]any {
-		t.Helper()
-		out, stderr, err := run(args...)
-		if err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
-		}
-		return out
-	}
-	fails := func(code string, args ...string) {
-		t.Helper()
-		_, stderr, err := run(args...)
-		if err == nil || !strings.Contains(stderr, code) {
-			t.Fatalf("aws %s: want %s, got err=%v stderr=%s", strings.Join(args, " "), code, err, stderr)
-		}
-	}
+	ok, fails := cliChecks(t, run)
 	return ok, fails
 }

@@ -789,21 +789,7 @@ func TestRecipesWithAWSCLI(t *testing.T) {
 	c := client(a, "test", "test")
 	comp := aws.ToString(createComponent(t, c, "hello", "1.0.0", helloDoc).ComponentBuildVersionArn)
 	run := awsCLI(t, a, awsBin)
-	ok := func(args ...string) map[string]any {
-		t.Helper()
-		out, stderr, err := run(args...)
-		if err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
-		}
-		return out
-	}
-	fails := func(code string, args ...string) {
-		t.Helper()
-		_, stderr, err := run(args...)
-		if err == nil || !strings.Contains(stderr, code) {
-			t.Fatalf("aws %s: want %s, got err=%v stderr=%s", strings.Join(args, " "), code, err, stderr)
-		}
-	}
+	ok, fails := cliChecks(t, run)
 	components := `[{"componentArn":"` + comp + `","parameters":[{"name":"Greeting","value":["hi"]}]}]`
 
 	out := ok("create-image-recipe", "--name", "cli-recipe", "--semantic-version", "1.0.x", "--parent-image", recipeWildcardParent,

@@ -421,21 +421,7 @@ func TestWorkflowsWithAWSCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := awsCLI(t, a, awsBin)
-	ok := func(args ...string) map[string]any {
-		t.Helper()
-		out, stderr, err := run(args...)
-		if err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
-		}
-		return out
-	}
-	fails := func(code string, args ...string) {
-		t.Helper()
-		_, stderr, err := run(args...)
-		if err == nil || !strings.Contains(stderr, code) {
-			t.Fatalf("aws %s: want %s, got err=%v stderr=%s", strings.Join(args, " "), code, err, stderr)
-		}
-	}
+	ok, fails := cliChecks(t, run)
 	out := ok("create-workflow", "--name", "cli-flow", "--semantic-version", "1.0.0", "--type", "BUILD",
 		"--data", "file://"+path, "--tags", "team=cli")
 	arn, _ := out["workflowBuildVersionArn"].(string)
