@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/engine/containerbuild"
+	"github.com/goldsmith/goldsmith/internal/store"
+)
+
+// vmNotAvailable is the reason AMI images fail with.
+const vmNotAvailable = "VM image builds are not available yet in this release"
+
+// writeTimeout bounds the store writes that record a build's end, which
+// run even when the build's context is cancelled.
+const writeTimeout = 30 * time.Second
+
+// stage is one stage of a container build.
+type stage struct {
+	index    int
+	typ      gen.WorkflowType
+	workflow string // managed workflow name/version
+	state    gen.ImageStatus
+	run      func(ctx context.Context, s containerbuild.Spec, onStep func(containerbuild.Step)) (*containerbuild.DistributeResult, error)
+}
+
+func containerStages() []stage {
+	return []stage{
+		{1, gen.WorkflowTypeBUILD, "build/build-container/1.0.1/1", gen.ImageStatusBUILDING,
+			func(ctx context.Context, s containerbuild.Spec, on func(containerbuild.Step)) (*containerbuild.DistributeResult, error) {
+				_, err := containerbuild.BuildStage(ctx, s, on)
+				return nil, err
+			}},
+		{2, gen.WorkflowTypeTEST, "test/test-container/1.0.0/1", gen.ImageStatusTESTING,
+			func(ctx context.Context, s containerbuild.Spec, on func(containerbuild.Step)) (*containerbuild.DistributeResult, error) {
+				_, err := containerbuild.TestStage(ctx, s, on)
+				return nil, err
+			}},
+		{3, gen.WorkflowTypeDISTRIBUTION, "distribution/distribute-image/1.0.0/1", gen.ImageStatusDISTRIBUTING,
+			containerbuild.DistributeStage},
+	}
+}
+
+// imageBuild is one run of the worker over one image.
+type imageBuild struct {
+	e       *Engine
+	arn     string
+	account string
+	region  string
+	spec    containerbuild.Spec
+}
+
+// build claims (PENDING) or resumes (running state) an image and runs its
+// remaining stages. Build failures end the image FAILED and return nil; an
+// error means the job should be retried (the store could not be written).
+func (e *Engine) build(ctx context.Context, arn string) error {
+	bctx, done, ok := e.register(ctx, arn)
+	if !ok {
+		return nil
+	}
+	defer done()
+	d, res, err := loadImage(bctx, e.o.Store, arn)
+	if isNotFound(err) {
+		e.log.InfoContext(ctx, "image to build no longer exists", "arn", arn)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a, err := parseImageARN(arn)
+	if err != nil {
+		return err
+	}
+	b := &imageBuild{e: e, arn: arn, account: res.Account, region: a.Region}
+	switch s := d.status(); {
+	case s == gen.ImageStatusPENDING && d.Type != gen.ImageTypeDOCKER:
+		_, err := updateImage(bctx, e.o.Store, arn, []gen.ImageStatus{gen.ImageStatusPENDING}, func(d *imageDoc) error {
+			d.State = &gen.ImageState{Status: gen.ImageStatusFAILED, Reason: vmNotAvailable}
+			return nil
+		})
+		if errors.Is(err, errStateChanged) {
+			return nil
+		}
+		return err
+	case s == gen.ImageStatusPENDING:
+		_, err := updateImage(bctx, e.o.Store, arn, []gen.ImageStatus{gen.ImageStatusPENDING}, func(d *imageDoc) error {
+			d.State = &gen.ImageState{Status: gen.ImageStatusBUILDING}
+			return nil
+		})
+		if errors.Is(err, errStateChanged) {
+			return nil // cancelled or claimed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		e.log.InfoContext(ctx, "building image", "arn", arn)
+	case running(s):
+		e.log.InfoContext(ctx, "resuming the build of image", "arn", arn, "state", s)
+	default:
+		return nil
+	}
+	spec, err := b.makeSpec(bctx, d, a)
+	if err != nil {
+		return b.finish(bctx, ctx, nil, err)
+	}
+	b.spec = spec
+	if d.cancelRequested() {
+		return b.finish(bctx, ctx, nil, errCancelled)
+	}
+	for _, st := range containerStages() {
+		x, err := b.runStage(bctx, st)
+		if err != nil {
+			return b.finish(bctx, ctx, x, err)
+		}
+	}
+	return b.finish(bctx, ctx, nil, nil)
+}
+
+func (b *imageBuild) makeSpec(ctx context.Context, d *imageDoc, a imageARN) (containerbuild.Spec, error) {
+	if d.ContainerRecipe == nil {
+		return containerbuild.Spec{}, errors.New("the image has no container recipe")
+	}
+	in, err := b.e.o.Inputs.Container(ctx, b.arn)
+	if err != nil {
+		return containerbuild.Spec{}, fmt.Errorf("resolving the build inputs: %w", err)
+	}
+	tests := true
+	if c := d.ImageTestsConfiguration; c != nil && c.ImageTestsEnabled != nil {
+		tests = *c.ImageTestsEnabled
+	}
+	sum := sha256.Sum256([]byte(b.arn))
+	key := hex.EncodeToString(sum[:])
+	return containerbuild.Spec{
+		ImageARN: b.arn, Version: a.Version, Build: a.Build,
+		Recipe: d.ContainerRecipe, Components: in.Components, ParentRef: in.ParentRef,
+		TestsEnabled: tests,
+		Target: containerbuild.Target{Repository: b.e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags,
+			Insecure: true},
+		GoldsmithBinary: b.e.o.GoldsmithBinary,
+		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
+		LogDir:          filepath.Join(b.e.o.LogRoot, key),
+	}, nil
+}
+
+// runStage runs one stage unless an execution of it completed before. It
+// returns the stage's execution (nil when skipped) and the stage's error.
+func (b *imageBuild) runStage(ctx context.Context, st stage) (*execLog, error) {
+	var prior []*Execution
+	err := b.e.o.Store.View(ctx, func(tx store.Tx) error {
+		all, err := Executions(ctx, tx, b.account, b.arn)
+		prior = prior[:0]
+		for _, x := range all {
+			if x.WorkflowBuildVersionArn == b.workflowARN(st) {
+				prior = append(prior, x)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the executions of %s: %w", b.arn, err)
+	}
+	for _, x := range prior {
+		if x.Status == gen.WorkflowExecutionStatusCOMPLETED {
+			return nil, nil
+		}
+	}
+	for _, x := range prior {
+		if x.Status == gen.WorkflowExecutionStatusRUNNING {
+			if err := b.interrupted(ctx, x); err != nil {
+				return nil, err
+			}
+		}
+	}
+	d, err := updateImage(ctx, b.e.o.Store, b.arn, runningStates(), func(d *imageDoc) error {
+		if d.status() != gen.ImageStatusINTEGRATING {
+			d.State = &gen.ImageState{Status: st.state}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if d.cancelRequested() {
+		return nil, errCancelled
+	}
+	x, err := b.newExecution(ctx, st, len(prior) > 0)
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.run(ctx, b.spec, x.on)
+	if werr := x.writeErr(); werr != nil && err == nil {
+		err = werr
+	}
+	if err != nil {
+		return x, err
+	}
+	if res != nil {
+		if err := b.integrate(ctx, res); err != nil {
+			return x, err
+		}
+	}
+	return nil, x.end(ctx, gen.WorkflowExecutionStatusCOMPLETED, "")
+}
+
+func runningStates() []gen.ImageStatus {
+	return []gen.ImageStatus{gen.ImageStatusBUILDING, gen.ImageStatusTESTING, gen.ImageStatusDISTRIBUTING,
+		gen.ImageStatusINTEGRATING}
+}
+
+func (b *imageBuild) workflowARN(st stage) string {
+	return "arn:aws:imagebuilder:" + b.region + ":aws:workflow/" + st.workflow
+}
+
+// integrate records what the distribution produced: the image URIs, the OS
+// version and the packages (INTEGRATING).
+func (b *imageBuild) integrate(ctx context.Context, res *containerbuild.DistributeResult) error {
+	_, err := updateImage(ctx, b.e.o.Store, b.arn, runningStates(), func(d *imageDoc) error {
+		d.State = &gen.ImageState{Status: gen.ImageStatusINTEGRATING}
+		d.OutputResources = &gen.OutputResources{Containers: []gen.Container{{Region: b.region, ImageUris: res.ImageURIs}}}
+		if res.OSVersion != "" {
+			d.OsVersion = res.OSVersion
+		}
+		pkgs := make([]gen.ImagePackage, 0, len(res.Packages))
+		for _, p := range res.Packages {
+			pkgs = append(pkgs, gen.ImagePackage{PackageName: p.Name, PackageVersion: p.Version})
+		}
+		return d.setExtra(keyPackages, pkgs)
+	})
+	return err
+}
+
+// finish ends a build: AVAILABLE (err nil), CANCELLED, FAILED, or nothing
+// when the server is stopping (the next Start resumes the build). The
+// scratch directory is removed unless the build is left to be resumed.
+func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error) error {
+	cause := context.Cause(bctx)
+	if err != nil && bctx.Err() != nil && (errors.Is(cause, errStopping) || (jobCtx.Err() != nil &&
+		!errors.Is(jobCtx.Err(), context.DeadlineExceeded))) {
+		b.e.log.InfoContext(jobCtx, "build interrupted; it resumes at the next start", "arn", b.arn, "err", err)
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(bctx), writeTimeout)
+	defer cancel()
+	status, reason := gen.ImageStatusAVAILABLE, ""
+	xStatus := gen.WorkflowExecutionStatusFAILED
+	switch {
+	case err == nil:
+	case errors.Is(err, errCancelled) || errors.Is(cause, errCancelled):
+		status, reason, xStatus = gen.ImageStatusCANCELLED, "cancelled by CancelImageCreation", gen.WorkflowExecutionStatusCANCELLED
+	case errors.Is(cause, context.DeadlineExceeded) || errors.Is(jobCtx.Err(), context.DeadlineExceeded):
+		status, reason = gen.ImageStatusFAILED, fmt.Sprintf("the build exceeded its time limit (%v): %v", buildWallClock, err)
+	default:
+		status, reason = gen.ImageStatusFAILED, err.Error()
+	}
+	if x != nil {
+		reason = fmt.Sprintf("workflow execution %s (%s) failed: %s", x.x.WorkflowExecutionId, x.x.WorkflowBuildVersionArn, reason)
+		if status == gen.ImageStatusCANCELLED {
+			reason = "cancelled by CancelImageCreation during workflow execution " + x.x.WorkflowExecutionId
+		}
+		if werr := x.end(wctx, xStatus, err.Error()); werr != nil {
+			return werr
+		}
+	}
+	if b.spec.ScratchDir != "" {
+		if cerr := containerbuild.Cleanup(wctx, b.spec); cerr != nil {
+			b.e.log.WarnContext(wctx, "removing the build's scratch directory", "arn", b.arn, "err", cerr)
+		}
+	}
+	from := runningStates()
+	if status == gen.ImageStatusAVAILABLE {
+		from = []gen.ImageStatus{gen.ImageStatusINTEGRATING}
+	}
+	_, uerr := updateImage(wctx, b.e.o.Store, b.arn, from, func(d *imageDoc) error {
+		d.State = &gen.ImageState{Status: status, Reason: reason}
+		delete(d.extra, keyCancel)
+		return nil
+	})
+	if errors.Is(uerr, errStateChanged) {
+		return nil
+	}
+	if uerr != nil {
+		return uerr
+	}
+	b.e.log.InfoContext(wctx, "image build ended", "arn", b.arn, "state", status, "reason", reason)
+	return nil
+}

@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/engine/containerbuild"
+	"github.com/goldsmith/goldsmith/internal/store"
+)
+
+// stepTimeoutSeconds is the timeout recorded on every step: the build wall clock.
+var stepTimeoutSeconds = int32(buildWallClock / time.Second)
+
+// execLog records one workflow execution and its steps as the stage
+// reports them.
+type execLog struct {
+	b     *imageBuild
+	ctx   context.Context // for the writes: not cancelled with the build
+	stage int
+
+	mu    sync.Mutex
+	x     Execution
+	steps map[string]*stepRec // running steps by name
+	n     int
+	err   error // the first failed write
+}
+
+type stepRec struct {
+	index int
+	s     StepExecution
+}
+
+// newExecution stores a RUNNING execution of the stage.
+func (b *imageBuild) newExecution(ctx context.Context, st stage, retried bool) (*execLog, error) {
+	l := &execLog{b: b, ctx: context.WithoutCancel(ctx), stage: st.index, steps: map[string]*stepRec{}}
+	l.x = Execution{
+		WorkflowExecutionMetadata: gen.WorkflowExecutionMetadata{
+			WorkflowBuildVersionArn: b.workflowARN(st), WorkflowExecutionId: newExecutionID(), Type: st.typ,
+			Status: gen.WorkflowExecutionStatusRUNNING, TotalStepCount: ptr(int32(0)),
+			TotalStepsSucceeded: ptr(int32(0)), TotalStepsFailed: ptr(int32(0)), TotalStepsSkipped: ptr(int32(0)),
+			StartTime: timestamp(time.Now()),
+		},
+		ImageBuildVersionArn: b.arn,
+	}
+	if retried {
+		l.x.Retried = ptr(true)
+	}
+	if err := l.writeExecution(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *execLog) writeExecution(ctx context.Context) error {
+	now := time.Now().UTC()
+	r := &store.Resource{ARN: l.x.WorkflowExecutionId, Kind: KindExecution, Account: l.b.account, Name: l.b.arn,
+		Build: l.stage, Created: now, Updated: now}
+	return putRecord(ctx, l.b.e.o.Store, r, &l.x)
+}
+
+// on is the containerbuild step callback: it writes the step (RUNNING,
+// then its final status) and the execution's counts.
+func (l *execLog) on(st containerbuild.Step) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec := l.steps[st.Name]
+	if rec == nil {
+		l.n++
+		rec = &stepRec{index: l.n, s: StepExecution{
+			WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: newStepID(), Name: st.Name,
+				Action: st.Action},
+			WorkflowExecutionId: l.x.WorkflowExecutionId, WorkflowBuildVersionArn: l.x.WorkflowBuildVersionArn,
+			ImageBuildVersionArn: l.b.arn, OnFailure: "Abort", TimeoutSeconds: ptr(stepTimeoutSeconds),
+		}}
+		*l.x.TotalStepCount++
+	}
+	s := &rec.s
+	s.Status = gen.WorkflowStepExecutionStatus(st.Status)
+	s.StartTime = timestamp(st.Start)
+	s.Inputs, s.Outputs = jsonText(st.Inputs), jsonText(st.Outputs)
+	s.Message = nil
+	if st.Message != "" {
+		s.Message = ptr(st.Message)
+	}
+	if st.Status == containerbuild.StatusRunning {
+		l.steps[st.Name] = rec
+	} else {
+		delete(l.steps, st.Name)
+		s.EndTime = timestamp(st.End)
+		s.RollbackStatus = gen.WorkflowStepExecutionRollbackStatusSKIPPED
+		switch st.Status {
+		case containerbuild.StatusCompleted:
+			*l.x.TotalStepsSucceeded++
+		case containerbuild.StatusSkipped:
+			*l.x.TotalStepsSkipped++
+		default:
+			*l.x.TotalStepsFailed++
+		}
+	}
+	l.record(l.writeStep(rec))
+	l.record(l.writeExecution(l.ctx))
+}
+
+func (l *execLog) writeStep(rec *stepRec) error {
+	now := time.Now().UTC()
+	r := &store.Resource{ARN: rec.s.StepExecutionId, Kind: KindStep, Account: l.b.account,
+		Name: l.x.WorkflowExecutionId, Build: rec.index, Created: now, Updated: now}
+	return putRecord(l.ctx, l.b.e.o.Store, r, &rec.s)
+}
+
+func (l *execLog) record(err error) {
+	if err != nil && l.err == nil {
+		l.err = err
+		l.b.e.log.Error("recording a build step", "arn", l.b.arn, "err", err)
+	}
+}
+
+func (l *execLog) writeErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// end writes the execution's final status.
+func (l *execLog) end(ctx context.Context, status gen.WorkflowExecutionStatus, msg string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.x.Status = status
+	l.x.EndTime = timestamp(time.Now())
+	if msg != "" {
+		l.x.Message = ptr(msg)
+	}
+	return l.writeExecution(ctx)
+}
+
+// interrupted marks an execution a stopped server left RUNNING, and its
+// RUNNING steps, FAILED.
+func (b *imageBuild) interrupted(ctx context.Context, x *Execution) error {
+	msg := errStopping.Error()
+	var steps []*StepExecution
+	err := b.e.o.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		steps, err = Steps(ctx, tx, b.account, x.WorkflowExecutionId)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	now := timestamp(time.Now())
+	for _, s := range steps {
+		if s.Status != gen.WorkflowStepExecutionStatusRUNNING && s.Status != gen.WorkflowStepExecutionStatusCANCELLED {
+			continue
+		}
+		s.Status, s.Message, s.EndTime = gen.WorkflowStepExecutionStatusFAILED, ptr(msg), now
+		if err := putRecord(ctx, b.e.o.Store, &store.Resource{ARN: s.StepExecutionId, Kind: KindStep}, s); err != nil {
+			return err
+		}
+	}
+	x.Status, x.Message, x.EndTime = gen.WorkflowExecutionStatusFAILED, ptr(msg), now
+	if err := putRecord(ctx, b.e.o.Store, &store.Resource{ARN: x.WorkflowExecutionId, Kind: KindExecution}, x); err != nil {
+		return err
+	}
+	return nil
+}
+
+// jsonText encodes a step's inputs or outputs for the API ("" when none).
+func jsonText(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
