@@ -21,6 +21,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/artifact/base"
 	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/goldsmith/goldsmith/internal/config"
+	"github.com/goldsmith/goldsmith/internal/engine"
 	"github.com/goldsmith/goldsmith/internal/keystore"
 	"github.com/goldsmith/goldsmith/internal/service"
 	"github.com/goldsmith/goldsmith/internal/store"
@@ -37,6 +38,8 @@ type App struct {
 	ln   net.Listener
 	http *http.Server
 	done chan error
+
+	eng *engine.Engine // nil when builds are disabled
 
 	// The built-in OCI registry, on its own listener.
 	reg     *registry.Registry
@@ -118,6 +121,9 @@ func (a *App) build(ctx context.Context) (err error) {
 		return err
 	}
 	if err := svc.SeedManaged(ctx); err != nil {
+		return err
+	}
+	if err := a.startEngine(ctx, svc); err != nil {
 		return err
 	}
 	tokenKey, err := secretFile(filepath.Join(a.cfg.DataDir, "token.key"))
@@ -207,6 +213,11 @@ func (a *App) Done() <-chan error { return a.done }
 // ends) and closes the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.http.Shutdown(ctx)
+	if a.eng != nil {
+		if eerr := a.eng.Stop(ctx); err == nil {
+			err = eerr
+		}
+	}
 	if rerr := a.stopRegistry(ctx); err == nil {
 		err = rerr
 	}
@@ -249,6 +260,41 @@ func (a *App) stopRegistry(ctx context.Context) error {
 	}
 	a.reg = nil
 	return err
+}
+
+// startEngine starts the build engine on the server's database and
+// attaches it to the service (unless builds are disabled).
+func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
+	if a.cfg.Build.Disabled {
+		return nil
+	}
+	binary := a.cfg.Build.GoldsmithBinary
+	if binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("build engine: locating the goldsmith binary: %w", err)
+		}
+		binary = exe
+	}
+	dsn := a.cfg.Store.URL
+	if a.cfg.Store.Driver != "postgres" && dsn == "" {
+		dsn = filepath.Join(a.cfg.DataDir, "goldsmith.db")
+	}
+	eng, err := engine.New(ctx, engine.Options{
+		Store: a.st, QueueDriver: a.cfg.Store.Driver, QueueDSN: dsn, Inputs: svc,
+		RegistryAddr: a.RegistryAddr(), GoldsmithBinary: binary,
+		ScratchRoot: filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
+		MaxBuilds: a.cfg.Build.MaxBuilds, Logger: a.log.With("component", "engine"),
+	})
+	if err != nil {
+		return fmt.Errorf("build engine: %w", err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		return fmt.Errorf("build engine: %w", err)
+	}
+	svc.SetBuilds(eng)
+	a.eng = eng
+	return nil
 }
 
 // basePublisher adapts the base image publisher to the service.

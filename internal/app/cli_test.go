@@ -46,7 +46,7 @@ func TestAWSCLISmoke(t *testing.T) {
 	}
 	ok("put-component-policy", "--component-arn", arn, "--policy", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["111111111111"]},"Action":["imagebuilder:GetComponent"],"Resource":["*"]}]}`)
 	ok("get-component-policy", "--component-arn", arn)
-	fails("ClientException", "cancel-image-creation", "--image-build-version-arn", "arn:aws:imagebuilder:us-east-1:000000000000:image/r/1.0.0/1", "--client-token", "t1")
+	fails("ClientException", "retry-image", "--image-build-version-arn", "arn:aws:imagebuilder:us-east-1:000000000000:image/r/1.0.0/1", "--client-token", "t1")
 	ok("delete-component", "--component-build-version-arn", arn)
 	fails("ResourceNotFoundException", "get-component", "--component-build-version-arn", arn)
 	fails("InvalidVersionNumberException", "create-component", "--name", "bad", "--semantic-version", "1.0", "--platform", "Linux", "--data", "x")

@@ -36,7 +36,9 @@ func startServer(t testing.TB, mutate ...func(*config.Config)) *App {
 	cfg := &config.Config{
 		Listen:   "127.0.0.1:0",
 		Registry: config.Registry{Listen: "127.0.0.1:0"},
-		DataDir:  t.TempDir(),
+		// Resource tests leave images PENDING; build tests turn the engine on.
+		Build:   config.Build{Disabled: true},
+		DataDir: t.TempDir(),
 		Accounts: []config.Account{
 			{ID: accountA, Credentials: []config.Credential{{AccessKeyID: "test", SecretAccessKey: "test"}}},
 			{ID: accountB, Credentials: []config.Credential{{AccessKeyID: "other", SecretAccessKey: "othersecret"}}},

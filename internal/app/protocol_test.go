@@ -222,7 +222,7 @@ func TestWireProtocol(t *testing.T) {
 		{"bad arn", "GET", "/GetComponent?componentBuildVersionArn=" + url.QueryEscape("arn:aws:s3:::bucket/key"), "", 400, "InvalidRequestException"},
 		{"bad arn on delete", "DELETE", "/DeleteComponent?componentBuildVersionArn=" + url.QueryEscape(strings.TrimSuffix(arn, "/1")+"/x"), "", 400, "InvalidRequestException"},
 		{"unknown arn", "GET", "/GetComponent?componentBuildVersionArn=" + url.QueryEscape(strings.Replace(arn, "wire", "nope", 1)), "", 404, "ResourceNotFoundException"},
-		{"not available yet", "PUT", "/CancelImageCreation", `{"imageBuildVersionArn":"arn:aws:imagebuilder:us-east-1:000000000000:image/r/1.0.0/1","clientToken":"t"}`, 400, "ClientException"},
+		{"not available yet", "PUT", "/RetryImage", `{"imageBuildVersionArn":"arn:aws:imagebuilder:us-east-1:000000000000:image/r/1.0.0/1","clientToken":"t"}`, 400, "ClientException"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

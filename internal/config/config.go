@@ -35,6 +35,7 @@ type Config struct {
 	S3       S3        `yaml:"s3"`
 	Keys     Keys      `yaml:"keys"`
 	Registry Registry  `yaml:"registry"`
+	Build    Build     `yaml:"build"`
 	LogLevel string    `yaml:"logLevel"` // debug, info, warn, error
 }
 
@@ -69,6 +70,17 @@ type S3 struct {
 // <dataDir>/registry).
 type Registry struct {
 	Listen string `yaml:"listen"` // default 127.0.0.1:8601
+}
+
+// Build configures the build engine.
+type Build struct {
+	// Disabled leaves images PENDING (no engine runs); for API-only use.
+	Disabled bool `yaml:"disabled"`
+	// GoldsmithBinary is the static goldsmith binary staged into builds
+	// (default: the running executable).
+	GoldsmithBinary string `yaml:"goldsmithBinary"`
+	// MaxBuilds bounds concurrent builds (default 2).
+	MaxBuilds int `yaml:"maxBuilds"`
 }
 
 // DefaultRegistryListen is where the built-in registry listens by default.

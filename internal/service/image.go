@@ -167,6 +167,7 @@ func (s *Service) CreateImage(ctx context.Context, in *gen.CreateImageRequest) (
 	if err != nil {
 		return nil, err
 	}
+	s.startBuild(ctx, out.ImageBuildVersionArn)
 	return &out, nil
 }
 
@@ -229,6 +230,7 @@ func (s *Service) StartImagePipelineExecution(ctx context.Context, in *gen.Start
 	if err != nil {
 		return nil, err
 	}
+	s.startBuild(ctx, out.ImageBuildVersionArn)
 	return &out, nil
 }
 

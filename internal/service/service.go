@@ -33,6 +33,7 @@ type Options struct {
 	Fetcher Fetcher  // nil: uri is refused
 	// Bases builds managed base images (nil: BuildBaseImage is refused).
 	Bases BaseImageBuilder
+
 	// Regions are the sites distributions may target (the server's own
 	// region at least).
 	Regions []string
@@ -50,6 +51,7 @@ type Service struct {
 	fetcher Fetcher
 	regions []string
 	bases   BaseImageBuilder
+	builds  Builds
 	now     func() time.Time
 	log     *slog.Logger
 

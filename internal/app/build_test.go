@@ -1,0 +1,222 @@
+package app
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ib "github.com/aws/aws-sdk-go-v2/service/imagebuilder"
+	"github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/goldsmith/goldsmith/internal/config"
+	"github.com/goldsmith/goldsmith/internal/extclient"
+)
+
+var (
+	goldsmithOnce sync.Once
+	goldsmithBin  string
+	goldsmithErr  error
+	goldsmithDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if goldsmithDir != "" {
+		os.RemoveAll(goldsmithDir)
+	}
+	os.Exit(code)
+}
+
+// staticGoldsmith builds the goldsmith binary once (CGO_ENABLED=0), as
+// builds stage it into images.
+func staticGoldsmith(t *testing.T) string {
+	t.Helper()
+	goldsmithOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "goldsmith-bin-")
+		if err != nil {
+			goldsmithErr = err
+			return
+		}
+		goldsmithDir = dir
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		goldsmithBin = filepath.Join(dir, "goldsmith")
+		cmd := exec.Command("go", "build", "-o", goldsmithBin, "./cmd/goldsmith")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			goldsmithErr = errors.New(string(out))
+		}
+	})
+	if goldsmithErr != nil {
+		t.Fatalf("building goldsmith: %v", goldsmithErr)
+	}
+	return goldsmithBin
+}
+
+const markerComponent = `name: Marker
+schemaVersion: 1.0
+parameters:
+  - Text:
+      type: string
+      default: built-by-goldsmith
+phases:
+  - name: build
+    steps:
+      - name: WriteMarker
+        action: CreateFile
+        inputs:
+          - path: /etc/marker
+            content: "{{ Text }}"
+      - name: RemoveVi
+        action: ExecuteBash
+        inputs:
+          commands:
+            - rm -f /bin/vi
+  - name: test
+    steps:
+      - name: CheckMarker
+        action: ExecuteBash
+        inputs:
+          commands:
+            - grep -q built-by-goldsmith /etc/marker
+`
+
+// TestContainerBuildEndToEnd: busybox base → component → container recipe
+// → CreateImage → AVAILABLE, through the SDK; the pushed image has the
+// marker and a whiteout for the removed file; the executions are reported.
+func TestContainerBuildEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a real container image")
+	}
+	for _, tool := range []string{"runc", "/bin/busybox"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s missing (scripts/host-packages.sh installs it)", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("container builds need root (overlayfs, runc)")
+	}
+	bin := staticGoldsmith(t)
+	a := startServer(t, func(c *config.Config) { c.Build = config.Build{GoldsmithBinary: bin} })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ext := &extclient.Client{Endpoint: a.URL(), Region: "us-east-1", Credentials: aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
+	if _, err := ext.BuildBaseImage(ctx, "busybox-x86-container"); err != nil {
+		t.Fatal(err)
+	}
+	c := client(a, "test", "test")
+	comp := createComponent(t, c, "marker", "1.0.0", markerComponent).ComponentBuildVersionArn
+	recipe, err := c.CreateContainerRecipe(ctx, &ib.CreateContainerRecipeInput{
+		Name: aws.String("e2e"), SemanticVersion: aws.String("1.0.0"), ContainerType: types.ContainerTypeDocker,
+		ParentImage:            aws.String("arn:aws:imagebuilder:us-east-1:aws:image/busybox-x86-container/x.x.x"),
+		Components:             []types.ComponentConfiguration{{ComponentArn: comp}},
+		DockerfileTemplateData: aws.String("FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n"),
+		TargetRepository:       &types.TargetContainerRepository{Service: types.ContainerRepositoryServiceEcr, RepositoryName: aws.String("e2e")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infra, err := c.CreateInfrastructureConfiguration(ctx, &ib.CreateInfrastructureConfigurationInput{
+		Name: aws.String("local"), InstanceProfileName: aws.String("local"), InstanceTypes: []string{"local.small"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.CreateImage(ctx, &ib.CreateImageInput{ContainerRecipeArn: recipe.ContainerRecipeArn, InfrastructureConfigurationArn: infra.InfrastructureConfigurationArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := waitForImage(ctx, t, c, aws.ToString(created.ImageBuildVersionArn))
+	if img.State.Status != types.ImageStatusAvailable {
+		t.Fatalf("image ended %s: %s", img.State.Status, aws.ToString(img.State.Reason))
+	}
+	if img.OutputResources == nil || len(img.OutputResources.Containers) == 0 || len(img.OutputResources.Containers[0].ImageUris) == 0 {
+		t.Fatalf("no container output: %+v", img.OutputResources)
+	}
+	uri := img.OutputResources.Containers[0].ImageUris[0]
+	ref, err := name.ParseReference(uri, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulled, err := remote.Image(ref, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("pull %s: %v", uri, err)
+	}
+	layers, _ := pulled.Layers()
+	var marker string
+	whiteout := false
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			switch strings.TrimPrefix(h.Name, "./") {
+			case "etc/marker":
+				b, _ := io.ReadAll(tr)
+				marker = string(b)
+			case "bin/.wh.vi":
+				whiteout = true
+			}
+		}
+		rc.Close()
+	}
+	if !strings.Contains(marker, "built-by-goldsmith") || !whiteout {
+		t.Errorf("image content: marker %q, whiteout of /bin/vi %v", marker, whiteout)
+	}
+
+	exs := must[*ib.ListWorkflowExecutionsOutput](t)(c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: created.ImageBuildVersionArn}))
+	if len(exs.WorkflowExecutions) != 3 {
+		t.Fatalf("executions = %+v", exs.WorkflowExecutions)
+	}
+	for _, ex := range exs.WorkflowExecutions {
+		if ex.Status != types.WorkflowExecutionStatusCompleted {
+			t.Errorf("execution %s %s: %s", aws.ToString(ex.WorkflowExecutionId), ex.Type, ex.Status)
+		}
+	}
+	steps := must[*ib.ListWorkflowStepExecutionsOutput](t)(c.ListWorkflowStepExecutions(ctx, &ib.ListWorkflowStepExecutionsInput{WorkflowExecutionId: exs.WorkflowExecutions[0].WorkflowExecutionId}))
+	if len(steps.Steps) == 0 {
+		t.Fatal("no steps recorded")
+	}
+	step := must[*ib.GetWorkflowStepExecutionOutput](t)(c.GetWorkflowStepExecution(ctx, &ib.GetWorkflowStepExecutionInput{StepExecutionId: steps.Steps[0].StepExecutionId}))
+	if step.Status != types.WorkflowStepExecutionStatusCompleted || aws.ToString(step.StartTime) == "" {
+		t.Errorf("step = %+v", step)
+	}
+}
+
+// waitForImage polls GetImage until the image reaches a final state.
+func waitForImage(ctx context.Context, t *testing.T, c *ib.Client, arn string) *types.Image {
+	t.Helper()
+	for {
+		out, err := c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch out.Image.State.Status {
+		case types.ImageStatusAvailable, types.ImageStatusFailed, types.ImageStatusCancelled:
+			return out.Image
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("image %s still %s: %v", arn, out.Image.State.Status, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
