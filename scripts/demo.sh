@@ -8,7 +8,7 @@ export GOFLAGS=${GOFLAGS:--buildvcs=false}
 PATH=$PATH:/usr/local/go/bin
 
 scripts/deps.sh
-go build -o bin/goldsmith ./cmd/goldsmith
+CGO_ENABLED=0 go build -o bin/goldsmith ./cmd/goldsmith # static: builds stage it into images
 
 port=${GOLDSMITH_DEMO_PORT:-8600}
 while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
@@ -47,4 +47,36 @@ echo "== goldsmith base build busybox-x86-container (from Debian's busybox-stati
 bin/goldsmith base build busybox-x86-container --endpoint "$endpoint"
 echo "== aws imagebuilder list-images --owner Amazon"
 ib list-images --owner Amazon --query 'imageVersionList[].{arn:arn,type:type,osVersion:osVersion}' --output table
+
+echo "== a container recipe on the busybox base, infrastructure, distribution and a pipeline"
+recipe=$(ib create-container-recipe --name demo --semantic-version 1.0.0 --container-type DOCKER \
+	--parent-image "arn:aws:imagebuilder:us-east-1:aws:image/busybox-x86-container/x.x.x" \
+	--components "componentArn=$arn" \
+	--dockerfile-template-data $'FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n' \
+	--target-repository service=ECR,repositoryName=demo --query containerRecipeArn --output text)
+infra=$(ib create-infrastructure-configuration --name demo --instance-profile-name local \
+	--instance-types local.small --query infrastructureConfigurationArn --output text)
+dist=$(ib create-distribution-configuration --name demo --distributions \
+	'[{"region":"us-east-1","containerDistributionConfiguration":{"targetRepository":{"service":"ECR","repositoryName":"demo"},"containerTags":["latest"]}}]' \
+	--query distributionConfigurationArn --output text)
+pipeline=$(ib create-image-pipeline --name demo --container-recipe-arn "$recipe" \
+	--infrastructure-configuration-arn "$infra" --distribution-configuration-arn "$dist" \
+	--query imagePipelineArn --output text)
+echo "$pipeline"
+
+echo "== aws imagebuilder start-image-pipeline-execution"
+image=$(ib start-image-pipeline-execution --image-pipeline-arn "$pipeline" --query imageBuildVersionArn --output text)
+echo "$image"
+status=""
+for _ in $(seq 600); do
+	now=$(ib get-image --image-build-version-arn "$image" --query image.state.status --output text)
+	[ "$now" != "$status" ] && echo "   $now" && status=$now
+	case $now in AVAILABLE | FAILED | CANCELLED) break ;; esac
+	sleep 0.5
+done
+ib get-image --image-build-version-arn "$image" --query 'image.{state:state,osVersion:osVersion,containers:outputResources.containers}'
+echo "== aws imagebuilder list-workflow-executions"
+ib list-workflow-executions --image-build-version-arn "$image" \
+	--query 'workflowExecutions[].{type:type,status:status,steps:totalStepCount,start:startTime,end:endTime}' --output table
+[ "$status" = AVAILABLE ] || { echo "the build did not succeed" >&2; tail -50 "$log" >&2; exit 1; }
 echo "== demo finished"
