@@ -18,7 +18,7 @@ bench:
 	scripts/bench.sh
 
 build:
-	go build -o bin/goldsmith ./cmd/goldsmith
+	CGO_ENABLED=0 go build -o bin/goldsmith ./cmd/goldsmith
 
 generate:
 	go generate ./...
