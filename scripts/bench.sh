@@ -34,3 +34,17 @@ awk '/^BenchmarkStepOverhead/ {
 	printf "  over one script of all commands: %6.2f ms/step (goal <= 2 ms)\n", m["ms-over-one-script/step"]
 	printf "  over one bash start per step   : %6.2f ms/step\n", m["ms-overhead/step"]
 }' "$out"
+
+# container build: the issue's 3-step build on the busybox base, from build
+# start to pushed, against the floor (the same commands in a chroot over
+# overlayfs plus writing the layer). Needs root, runc and busybox-static.
+if [ "$(id -u)" -eq 0 ] && command -v runc >/dev/null 2>&1 && [ -e /bin/busybox ]; then
+	go test -run '^$' -bench 'BuildToPushed' -benchtime "${BUILD_BENCH_RUNS:-10}x" ./internal/engine/containerbuild/ | tee "$out"
+	awk '/^BenchmarkBuildToPushed/ {
+		for (i = 1; i <= NF; i++) m[$(i+1)] = $i
+		printf "\ncontainer build, 3 steps on busybox, build start to pushed\n"
+		printf "  goldsmith : %8.1f ms\n", m["goldsmith-ns/op"] / 1e6
+		printf "  floor     : %8.1f ms\n", m["floor-ns/op"] / 1e6
+		printf "  ratio     : %8.1fx (goal <= 5x; buildah not installed here)\n", m["goldsmith/floor"]
+	}' "$out"
+fi
