@@ -109,32 +109,12 @@ func TestContainerBuildEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("container builds need root (overlayfs, runc)")
 	}
-	bin := staticGoldsmith(t)
-	a := startServer(t, func(c *config.Config) { c.Build = config.Build{GoldsmithBinary: bin} })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ext := &extclient.Client{Endpoint: a.URL(), Region: "us-east-1", Credentials: aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
-	if _, err := ext.BuildBaseImage(ctx, "busybox-x86-container"); err != nil {
-		t.Fatal(err)
-	}
-	c := client(a, "test", "test")
-	comp := createComponent(t, c, "marker", "1.0.0", markerComponent).ComponentBuildVersionArn
-	recipe, err := c.CreateContainerRecipe(ctx, &ib.CreateContainerRecipeInput{
-		Name: aws.String("e2e"), SemanticVersion: aws.String("1.0.0"), ContainerType: types.ContainerTypeDocker,
-		ParentImage:            aws.String("arn:aws:imagebuilder:us-east-1:aws:image/busybox-x86-container/x.x.x"),
-		Components:             []types.ComponentConfiguration{{ComponentArn: comp}},
-		DockerfileTemplateData: aws.String("FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n"),
-		TargetRepository:       &types.TargetContainerRepository{Service: types.ContainerRepositoryServiceEcr, RepositoryName: aws.String("e2e")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	infra, err := c.CreateInfrastructureConfiguration(ctx, &ib.CreateInfrastructureConfigurationInput{
-		Name: aws.String("local"), InstanceProfileName: aws.String("local"), InstanceTypes: []string{"local.small"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	created, err := c.CreateImage(ctx, &ib.CreateImageInput{ContainerRecipeArn: recipe.ContainerRecipeArn, InfrastructureConfigurationArn: infra.InfrastructureConfigurationArn})
+	f := newBuildFixture(ctx, t)
+	c := f.c
+	recipe, infra := f.recipe(ctx, t, "e2e", markerComponent)
+	created, err := c.CreateImage(ctx, &ib.CreateImageInput{ContainerRecipeArn: aws.String(recipe), InfrastructureConfigurationArn: aws.String(infra)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +162,9 @@ func TestContainerBuildEndToEnd(t *testing.T) {
 		t.Errorf("image content: marker %q, whiteout of /bin/vi %v", marker, whiteout)
 	}
 
+	// busybox has no package database: an empty list, not an error.
+	must[*ib.ListImagePackagesOutput](t)(c.ListImagePackages(ctx, &ib.ListImagePackagesInput{ImageBuildVersionArn: created.ImageBuildVersionArn}))
+
 	exs := must[*ib.ListWorkflowExecutionsOutput](t)(c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: created.ImageBuildVersionArn}))
 	if len(exs.WorkflowExecutions) != 3 {
 		t.Fatalf("executions = %+v", exs.WorkflowExecutions)
@@ -219,4 +202,87 @@ func waitForImage(ctx context.Context, t *testing.T, c *ib.Client, arn string) *
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// buildFixture is a server with the build engine on and the busybox base.
+type buildFixture struct {
+	a *App
+	c *ib.Client
+}
+
+func newBuildFixture(ctx context.Context, t *testing.T) *buildFixture {
+	t.Helper()
+	bin := staticGoldsmith(t)
+	a := startServer(t, func(c *config.Config) { c.Build = config.Build{GoldsmithBinary: bin} })
+	ext := &extclient.Client{Endpoint: a.URL(), Region: "us-east-1", Credentials: aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
+	if _, err := ext.BuildBaseImage(ctx, "busybox-x86-container"); err != nil {
+		t.Fatal(err)
+	}
+	return &buildFixture{a: a, c: client(a, "test", "test")}
+}
+
+// recipe creates a component from doc, a container recipe on busybox using
+// it, and an infrastructure configuration; it returns their ARNs.
+func (f *buildFixture) recipe(ctx context.Context, t *testing.T, name, doc string) (string, string) {
+	t.Helper()
+	comp := createComponent(t, f.c, name, "1.0.0", doc).ComponentBuildVersionArn
+	recipe, err := f.c.CreateContainerRecipe(ctx, &ib.CreateContainerRecipeInput{
+		Name: aws.String(name), SemanticVersion: aws.String("1.0.0"), ContainerType: types.ContainerTypeDocker,
+		ParentImage:            aws.String("arn:aws:imagebuilder:us-east-1:aws:image/busybox-x86-container/x.x.x"),
+		Components:             []types.ComponentConfiguration{{ComponentArn: comp}},
+		DockerfileTemplateData: aws.String("FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n"),
+		TargetRepository:       &types.TargetContainerRepository{Service: types.ContainerRepositoryServiceEcr, RepositoryName: aws.String(name)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infra, err := f.c.CreateInfrastructureConfiguration(ctx, &ib.CreateInfrastructureConfigurationInput{
+		Name: aws.String(name), InstanceProfileName: aws.String("local"), InstanceTypes: []string{"local.small"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(recipe.ContainerRecipeArn), aws.ToString(infra.InfrastructureConfigurationArn)
+}
+
+// TestContainerBuildFailureAndCancel: a failing component fails the image
+// with the step named; CancelImageCreation stops a running build.
+func TestContainerBuildFailureAndCancel(t *testing.T) {
+	if testing.Short() || os.Geteuid() != 0 {
+		t.Skip("builds real container images as root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc missing (scripts/host-packages.sh installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	f := newBuildFixture(ctx, t)
+	c := f.c
+
+	failing := strings.Replace(markerComponent, "rm -f /bin/vi", "exit 3", 1)
+	recipe, infra := f.recipe(ctx, t, "broken", failing)
+	created := must[*ib.CreateImageOutput](t)(c.CreateImage(ctx, &ib.CreateImageInput{ContainerRecipeArn: aws.String(recipe), InfrastructureConfigurationArn: aws.String(infra)}))
+	img := waitForImage(ctx, t, c, aws.ToString(created.ImageBuildVersionArn))
+	if img.State.Status != types.ImageStatusFailed || !strings.Contains(aws.ToString(img.State.Reason), "RemoveVi") {
+		t.Fatalf("failing build ended %s: %q", img.State.Status, aws.ToString(img.State.Reason))
+	}
+
+	slow := strings.Replace(markerComponent, "rm -f /bin/vi", "sleep 60", 1)
+	recipe, infra = f.recipe(ctx, t, "slow", slow)
+	created = must[*ib.CreateImageOutput](t)(c.CreateImage(ctx, &ib.CreateImageInput{ContainerRecipeArn: aws.String(recipe), InfrastructureConfigurationArn: aws.String(infra)}))
+	arn := created.ImageBuildVersionArn
+	for {
+		out := must[*ib.GetImageOutput](t)(c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: arn}))
+		if out.Image.State.Status == types.ImageStatusBuilding {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // let the component start its sleep
+	must[*ib.CancelImageCreationOutput](t)(c.CancelImageCreation(ctx, &ib.CancelImageCreationInput{ImageBuildVersionArn: arn}))
+	img = waitForImage(ctx, t, c, aws.ToString(arn))
+	if img.State.Status != types.ImageStatusCancelled {
+		t.Fatalf("cancelled build ended %s: %q", img.State.Status, aws.ToString(img.State.Reason))
+	}
+	_, err := c.CancelImageCreation(ctx, &ib.CancelImageCreationInput{ImageBuildVersionArn: arn})
+	wantCode(t, err, "ResourceInUseException")
 }

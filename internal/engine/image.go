@@ -212,3 +212,15 @@ func parseImageARN(arn string) (imageARN, error) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// Packages returns the OS packages a build recorded for the image (none
+// until a build with a package database has distributed it).
+func Packages(r *store.Resource) ([]gen.ImagePackage, error) {
+	var doc struct {
+		Packages []gen.ImagePackage `json:"goldsmithPackages"`
+	}
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
+		return nil, fmt.Errorf("decoding packages of %s: %w", r.ARN, err)
+	}
+	return doc.Packages, nil
+}

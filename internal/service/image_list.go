@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/engine"
 	"github.com/goldsmith/goldsmith/internal/store"
 )
 
@@ -173,14 +174,28 @@ func (s *Service) ListImagePackages(ctx context.Context, in *gen.ListImagePackag
 	if err != nil || a.Type != imgKind || a.Build == 0 {
 		return nil, notFound("image %q does not exist", in.ImageBuildVersionArn)
 	}
+	var out gen.ListImagePackagesResponse
 	err = s.st.View(ctx, func(tx store.Tx) error {
-		_, _, err := resolveBuild(ctx, tx, c, imgKind, in.ImageBuildVersionArn)
-		return err
+		out = gen.ListImagePackagesResponse{}
+		r, _, err := resolveBuild(ctx, tx, c, imgKind, in.ImageBuildVersionArn)
+		if err != nil {
+			return err
+		}
+		pkgs, err := engine.Packages(r)
+		if err != nil {
+			return err
+		}
+		start, end, next, err := pageIndex(len(pkgs), in.NextToken, in.MaxResults)
+		if err != nil {
+			return err
+		}
+		out.ImagePackageList, out.NextToken = pkgs[start:end], next
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &gen.ListImagePackagesResponse{}, nil
+	return &out, nil
 }
 
 // ListImagePipelineImages lists the images a pipeline created.
