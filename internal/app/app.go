@@ -285,6 +285,7 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 		RegistryAddr: a.RegistryAddr(), GoldsmithBinary: binary,
 		ScratchRoot: filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
 		MaxBuilds: a.cfg.Build.MaxBuilds, Logger: a.log.With("component", "engine"),
+		Registries: externalRegistries(a.cfg.ECR),
 	})
 	if err != nil {
 		return fmt.Errorf("build engine: %w", err)
@@ -295,6 +296,15 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 	svc.SetBuilds(eng)
 	a.eng = eng
 	return nil
+}
+
+// externalRegistries converts the configured ECR stand-ins.
+func externalRegistries(ecr map[string]config.ExternalRegistry) map[string]engine.Registry {
+	out := make(map[string]engine.Registry, len(ecr))
+	for region, r := range ecr {
+		out[region] = engine.Registry{Address: r.Address, Username: r.Username, Password: r.Password, Insecure: r.Insecure}
+	}
+	return out
 }
 
 // basePublisher adapts the base image publisher to the service.

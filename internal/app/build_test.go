@@ -210,10 +210,10 @@ type buildFixture struct {
 	c *ib.Client
 }
 
-func newBuildFixture(ctx context.Context, t *testing.T) *buildFixture {
+func newBuildFixture(ctx context.Context, t *testing.T, mutate ...func(*config.Config)) *buildFixture {
 	t.Helper()
 	bin := staticGoldsmith(t)
-	a := startServer(t, func(c *config.Config) { c.Build = config.Build{GoldsmithBinary: bin} })
+	a := startServer(t, append([]func(*config.Config){func(c *config.Config) { c.Build = config.Build{GoldsmithBinary: bin} }}, mutate...)...)
 	ext := &extclient.Client{Endpoint: a.URL(), Region: "us-east-1", Credentials: aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
 	if _, err := ext.BuildBaseImage(ctx, "busybox-x86-container"); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -36,7 +37,10 @@ type Config struct {
 	Keys     Keys      `yaml:"keys"`
 	Registry Registry  `yaml:"registry"`
 	Build    Build     `yaml:"build"`
-	LogLevel string    `yaml:"logLevel"` // debug, info, warn, error
+	// ECR maps a region to the registry that stands in for its ECR
+	// (default: the built-in registry).
+	ECR      map[string]ExternalRegistry `yaml:"ecr"`
+	LogLevel string                      `yaml:"logLevel"` // debug, info, warn, error
 }
 
 // Account is one account ID with its access keys.
@@ -70,6 +74,14 @@ type S3 struct {
 // <dataDir>/registry).
 type Registry struct {
 	Listen string `yaml:"listen"` // default 127.0.0.1:8601
+}
+
+// ExternalRegistry is an OCI registry images are pushed to.
+type ExternalRegistry struct {
+	Address  string `yaml:"address"` // host[:port]
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Insecure bool   `yaml:"insecure"` // plain http
 }
 
 // Build configures the build engine.
@@ -152,6 +164,14 @@ func (c *Config) Validate() error {
 	for i, r := range c.Regions {
 		if !regionRE.MatchString(r) {
 			return fmt.Errorf("config: regions[%d] %q is not a region name like us-east-1", i, r)
+		}
+	}
+	for region, r := range c.ECR {
+		if !regionRE.MatchString(region) {
+			return fmt.Errorf("config: ecr key %q is not a region name like us-east-1", region)
+		}
+		if r.Address == "" || strings.Contains(r.Address, "/") {
+			return fmt.Errorf("config: ecr.%s.address %q must be host[:port]", region, r.Address)
 		}
 	}
 	switch c.Store.Driver {

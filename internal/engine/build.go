@@ -140,8 +140,7 @@ func (b *imageBuild) makeSpec(ctx context.Context, d *imageDoc, a imageARN) (con
 		ImageARN: b.arn, Version: a.Version, Build: a.Build,
 		Recipe: d.ContainerRecipe, Components: in.Components, ParentRef: in.ParentRef,
 		TestsEnabled: tests,
-		Target: containerbuild.Target{Repository: b.e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags,
-			Insecure: true},
+		Target: b.e.target(a.Region, in),
 		GoldsmithBinary: b.e.o.GoldsmithBinary,
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:          filepath.Join(b.e.o.LogRoot, key),
@@ -289,4 +288,14 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 	}
 	b.e.log.InfoContext(wctx, "image build ended", "arn", b.arn, "state", status, "reason", reason)
 	return nil
+}
+
+// target is where a build in region pushes: the region's external registry
+// when one is configured, else the built-in one.
+func (e *Engine) target(region string, in *ContainerInputs) containerbuild.Target {
+	if r, ok := e.o.Registries[region]; ok && r.Address != "" {
+		return containerbuild.Target{Repository: r.Address + "/" + in.Repository, Tags: in.Tags,
+			Insecure: r.Insecure, Username: r.Username, Password: r.Password}
+	}
+	return containerbuild.Target{Repository: e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags, Insecure: true}
 }

@@ -48,6 +48,16 @@ type Options struct {
 	LogRoot         string // per-image logs (kept)
 	MaxBuilds       int    // concurrent builds, default 2
 	Logger          *slog.Logger
+	// Registries maps a region to the registry its ECR-style targets push
+	// to; a region without an entry uses the built-in registry.
+	Registries map[string]Registry
+}
+
+// Registry is an external OCI registry standing in for a region's ECR.
+type Registry struct {
+	Address            string // host[:port]
+	Username, Password string // basic auth; empty: the default keychain
+	Insecure           bool   // plain http
 }
 
 // ErrNotCancellable is returned (wrapped) by Cancel for an image that is

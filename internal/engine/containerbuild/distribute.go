@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -64,7 +63,7 @@ func distributeStage(ctx context.Context, s Spec, st *stepper, res *DistributeRe
 	}()
 	inputs := map[string]string{"repository": repo.Name(), "tags": strings.Join(tags, ",")}
 	err = st.run(ctx, StepDistribute, ActionDistributeImage, inputs, func(out map[string]string) (string, error) {
-		if err := push(ctx, repo, tags, img); err != nil {
+		if err := push(ctx, s.Target, repo, tags, img); err != nil {
 			<-meta // do not leave the reader behind
 			return "", err
 		}
@@ -131,8 +130,8 @@ func (s Spec) target() (name.Repository, []string, error) {
 }
 
 // push writes img with its first tag and adds the other tags.
-func push(ctx context.Context, repo name.Repository, tags []string, img v1.Image) error {
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+func push(ctx context.Context, target Target, repo name.Repository, tags []string, img v1.Image) error {
+	opts := []remote.Option{remote.WithContext(ctx), target.auth()}
 	first := repo.Tag(tags[0])
 	if err := remote.Write(first, img, opts...); err != nil {
 		return fmt.Errorf("pushing %s: %w", first.Name(), err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"time"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
@@ -28,6 +30,17 @@ type Target struct {
 	Repository string // host:port/name, e.g. 127.0.0.1:8601/my-repo
 	Tags       []string
 	Insecure   bool // plain http (the built-in registry)
+	// Username and Password authenticate to the target registry (basic
+	// auth); empty: the default keychain (~/.docker/config.json).
+	Username, Password string
+}
+
+// auth returns the push credentials of the target.
+func (t Target) auth() remote.Option {
+	if t.Username != "" {
+		return remote.WithAuth(&authn.Basic{Username: t.Username, Password: t.Password})
+	}
+	return remote.WithAuthFromKeychain(authn.DefaultKeychain)
 }
 
 // Spec describes one container image build. The same Spec (by value) is
