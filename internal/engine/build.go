@@ -139,8 +139,8 @@ func (b *imageBuild) makeSpec(ctx context.Context, d *imageDoc, a imageARN) (con
 	return containerbuild.Spec{
 		ImageARN: b.arn, Version: a.Version, Build: a.Build,
 		Recipe: d.ContainerRecipe, Components: in.Components, ParentRef: in.ParentRef,
-		TestsEnabled: tests,
-		Target: b.e.target(a.Region, in),
+		TestsEnabled:    tests,
+		Target:          b.e.target(a.Region, in),
 		GoldsmithBinary: b.e.o.GoldsmithBinary,
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:          filepath.Join(b.e.o.LogRoot, key),
