@@ -286,6 +286,7 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 		ScratchRoot: filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
 		MaxBuilds: a.cfg.Build.MaxBuilds, Logger: a.log.With("component", "engine"),
 		Registries: externalRegistries(a.cfg.ECR),
+		UploadLogs: artifact.NewFetcher(artifact.S3Options(a.cfg.S3)).UploadDir,
 	})
 	if err != nil {
 		return fmt.Errorf("build engine: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -54,6 +55,7 @@ type imageBuild struct {
 	account string
 	region  string
 	spec    containerbuild.Spec
+	s3Logs  *gen.S3Logs // where the logs go at the end, if anywhere
 }
 
 // build claims (PENDING) or resumes (running state) an image and runs its
@@ -110,6 +112,9 @@ func (e *Engine) build(ctx context.Context, arn string) error {
 		return b.finish(bctx, ctx, nil, err)
 	}
 	b.spec = spec
+	if ic := d.InfrastructureConfiguration; ic != nil && ic.Logging != nil {
+		b.s3Logs = ic.Logging.S3Logs
+	}
 	if d.cancelRequested() {
 		return b.finish(bctx, ctx, nil, errCancelled)
 	}
@@ -266,6 +271,7 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 			return werr
 		}
 	}
+	b.uploadLogs(wctx)
 	if b.spec.ScratchDir != "" {
 		if cerr := containerbuild.Cleanup(wctx, b.spec); cerr != nil {
 			b.e.log.WarnContext(wctx, "removing the build's scratch directory", "arn", b.arn, "err", cerr)
@@ -298,4 +304,25 @@ func (e *Engine) target(region string, in *ContainerInputs) containerbuild.Targe
 			Insecure: r.Insecure, Username: r.Username, Password: r.Password}
 	}
 	return containerbuild.Target{Repository: e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags, Insecure: true}
+}
+
+// uploadLogs copies the build's logs to the infrastructure configuration's
+// logging.s3Logs location, under <prefix>/<image name>/<version>/<build>/.
+// A failed upload is logged; it does not change the image's outcome.
+func (b *imageBuild) uploadLogs(ctx context.Context) {
+	l := b.s3Logs
+	if l == nil || l.S3BucketName == "" || b.e.o.UploadLogs == nil || b.spec.LogDir == "" {
+		return
+	}
+	a, err := parseImageARN(b.arn)
+	if err != nil {
+		return
+	}
+	prefix := path.Join(l.S3KeyPrefix, a.Name, a.Version, a.Build)
+	n, err := b.e.o.UploadLogs(ctx, l.S3BucketName, prefix, b.spec.LogDir)
+	if err != nil {
+		b.e.log.WarnContext(ctx, "uploading build logs to S3 failed", "arn", b.arn, "bucket", l.S3BucketName, "err", err)
+		return
+	}
+	b.e.log.InfoContext(ctx, "build logs uploaded", "arn", b.arn, "bucket", l.S3BucketName, "prefix", prefix, "files", n)
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// Registries maps a region to the registry its ECR-style targets push
 	// to; a region without an entry uses the built-in registry.
 	Registries map[string]Registry
+	// UploadLogs copies a finished build's log directory to S3 when the
+	// infrastructure configuration names logging.s3Logs (nil: not uploaded).
+	UploadLogs func(ctx context.Context, bucket, prefix, dir string) (int, error)
 }
 
 // Registry is an external OCI registry standing in for a region's ECR.
