@@ -45,6 +45,22 @@ func readableImage(ctx context.Context, tx store.Tx, c Caller, arn string) (*sto
 	return r, err
 }
 
+// readableExecution returns a workflow execution whose image the caller
+// may read; ResourceNotFoundException otherwise.
+func readableExecution(ctx context.Context, tx store.Tx, c Caller, id string) (*engine.Execution, *store.Resource, error) {
+	ex, res, err := engine.ExecutionByID(ctx, tx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, notFound("workflow execution %q does not exist", id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := readableImage(ctx, tx, c, ex.ImageBuildVersionArn); err != nil {
+		return nil, nil, notFound("workflow execution %q does not exist", id)
+	}
+	return ex, res, nil
+}
+
 // GetWorkflowExecution returns one workflow execution of an image build.
 func (s *Service) GetWorkflowExecution(ctx context.Context, in *gen.GetWorkflowExecutionRequest) (*gen.GetWorkflowExecutionResponse, error) {
 	c, err := caller(ctx)
@@ -53,15 +69,9 @@ func (s *Service) GetWorkflowExecution(ctx context.Context, in *gen.GetWorkflowE
 	}
 	var out gen.GetWorkflowExecutionResponse
 	err = s.st.View(ctx, func(tx store.Tx) error {
-		ex, _, err := engine.ExecutionByID(ctx, tx, in.WorkflowExecutionId)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("workflow execution %q does not exist", in.WorkflowExecutionId)
-		}
+		ex, _, err := readableExecution(ctx, tx, c, in.WorkflowExecutionId)
 		if err != nil {
 			return err
-		}
-		if _, err := readableImage(ctx, tx, c, ex.ImageBuildVersionArn); err != nil {
-			return notFound("workflow execution %q does not exist", in.WorkflowExecutionId)
 		}
 		m := ex.WorkflowExecutionMetadata
 		out = gen.GetWorkflowExecutionResponse{
@@ -155,15 +165,9 @@ func (s *Service) ListWorkflowStepExecutions(ctx context.Context, in *gen.ListWo
 	var out gen.ListWorkflowStepExecutionsResponse
 	err = s.st.View(ctx, func(tx store.Tx) error {
 		out = gen.ListWorkflowStepExecutionsResponse{WorkflowExecutionId: in.WorkflowExecutionId}
-		ex, res, err := engine.ExecutionByID(ctx, tx, in.WorkflowExecutionId)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("workflow execution %q does not exist", in.WorkflowExecutionId)
-		}
+		ex, res, err := readableExecution(ctx, tx, c, in.WorkflowExecutionId)
 		if err != nil {
 			return err
-		}
-		if _, err := readableImage(ctx, tx, c, ex.ImageBuildVersionArn); err != nil {
-			return notFound("workflow execution %q does not exist", in.WorkflowExecutionId)
 		}
 		steps, err := engine.Steps(ctx, tx, res.Account, in.WorkflowExecutionId)
 		if err != nil {
