@@ -104,7 +104,7 @@ func (s *Service) ListDistributionConfigurations(ctx context.Context, in *gen.Li
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := cfgPage(ctx, s, kindDistribution, func(dc *gen.DistributionConfiguration, r *store.Resource) bool {
+	items, next, err := listPage(ctx, s, kindDistribution, gen.OwnershipSelf, func(dc *gen.DistributionConfiguration, r *store.Resource) bool {
 		return filters.match("name", dc.Name, r.Name)
 	}, in.NextToken, in.MaxResults)
 	if err != nil {

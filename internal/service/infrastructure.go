@@ -225,7 +225,7 @@ func (s *Service) ListInfrastructureConfigurations(ctx context.Context, in *gen.
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := cfgPage(ctx, s, kindInfrastructure, func(ic *gen.InfrastructureConfiguration, r *store.Resource) bool {
+	items, next, err := listPage(ctx, s, kindInfrastructure, gen.OwnershipSelf, func(ic *gen.InfrastructureConfiguration, r *store.Resource) bool {
 		return filters.match("name", ic.Name, r.Name)
 	}, in.NextToken, in.MaxResults)
 	if err != nil {

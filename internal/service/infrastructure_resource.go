@@ -150,24 +150,25 @@ func cfgView[T any](ctx context.Context, s *Service, kind, arn string) (*T, *sto
 	return body, res, nil
 }
 
-// cfgItem is one listed configuration with its decoded body.
-type cfgItem[T any] struct {
+// listItem is one listed resource with its decoded body.
+type listItem[T any] struct {
 	R    *store.Resource
 	Body *T
 }
 
-// cfgPage lists the caller's configurations of kind in its region, keeps
-// those keep accepts, and returns the page after token and the next cursor.
-func cfgPage[T any](ctx context.Context, s *Service, kind string, keep func(*T, *store.Resource) bool, token string, maxResults *int32) ([]cfgItem[T], string, error) {
+// listPage lists the resources of kind the Ownership selects in the
+// caller's region, decodes them, keeps those keep accepts, and returns the
+// page after token and the next cursor.
+func listPage[T any](ctx context.Context, s *Service, kind string, owner gen.Ownership, keep func(*T, *store.Resource) bool, token string, maxResults *int32) ([]listItem[T], string, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	var items []cfgItem[T]
+	var items []listItem[T]
 	var next string
 	err = s.st.View(ctx, func(tx store.Tx) error {
 		items, next = nil, ""
-		all, err := listByOwner(ctx, tx, c, kind, gen.OwnershipSelf)
+		all, err := listByOwner(ctx, tx, c, kind, owner)
 		if err != nil {
 			return err
 		}
@@ -186,7 +187,7 @@ func cfgPage[T any](ctx context.Context, s *Service, kind string, keep func(*T, 
 		var page []*store.Resource
 		page, next = paginate(picked, token, maxResults)
 		for _, r := range page {
-			items = append(items, cfgItem[T]{R: r, Body: bodies[r.ARN]})
+			items = append(items, listItem[T]{R: r, Body: bodies[r.ARN]})
 		}
 		return nil
 	})

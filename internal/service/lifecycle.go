@@ -102,7 +102,7 @@ func (s *Service) ListLifecyclePolicies(ctx context.Context, in *gen.ListLifecyc
 	if err != nil {
 		return nil, err
 	}
-	items, next, err := cfgPage(ctx, s, kindLifecycle, func(lp *gen.LifecyclePolicy, r *store.Resource) bool {
+	items, next, err := listPage(ctx, s, kindLifecycle, gen.OwnershipSelf, func(lp *gen.LifecyclePolicy, r *store.Resource) bool {
 		return filters.match("Name", lp.Name, r.Name) && filters.match("Status", string(lp.Status))
 	}, in.NextToken, in.MaxResults)
 	if err != nil {

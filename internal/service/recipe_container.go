@@ -187,16 +187,6 @@ type containerRecipeBody struct {
 	ImageOsVersionOverride string `json:"goldsmithImageOsVersionOverride,omitempty"`
 }
 
-// decodeContainerRecipe returns the stored recipe with its tags.
-func decodeContainerRecipe(r *store.Resource) (*gen.ContainerRecipe, error) {
-	var rec gen.ContainerRecipe
-	if err := json.Unmarshal(r.Body, &rec); err != nil {
-		return nil, fmt.Errorf("decoding container recipe %s: %w", r.ARN, err)
-	}
-	rec.Tags = r.Tags
-	return &rec, nil
-}
-
 // GetContainerRecipe returns a container recipe version (`x` wildcards
 // resolve to the newest matching version the caller can read).
 func (s *Service) GetContainerRecipe(ctx context.Context, in *gen.GetContainerRecipeRequest) (*gen.GetContainerRecipeResponse, error) {
@@ -211,54 +201,30 @@ func (s *Service) GetContainerRecipe(ctx context.Context, in *gen.GetContainerRe
 // ListContainerRecipes lists container recipe versions by owner, with the
 // containerType, name, parentImage and platform filters.
 func (s *Service) ListContainerRecipes(ctx context.Context, in *gen.ListContainerRecipesRequest) (*gen.ListContainerRecipesResponse, error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	filters, err := newFilterSet(in.Filters, "containerType", "name", "parentImage", "platform")
 	if err != nil {
 		return nil, err
 	}
-	var out gen.ListContainerRecipesResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.ListContainerRecipesResponse{}
-		all, err := listByOwner(ctx, tx, c, kindContainerRecipe, in.Owner)
-		if err != nil {
-			return err
-		}
-		var picked []*store.Resource
-		recs := map[string]*gen.ContainerRecipe{}
-		for _, r := range all {
-			rec, err := decodeContainerRecipe(r)
-			if err != nil {
-				return err
-			}
-			if !filters.match("name", rec.Name, r.Name) || !filters.match("parentImage", rec.ParentImage) ||
-				!filters.match("platform", string(rec.Platform)) || !filters.match("containerType", string(rec.ContainerType)) {
-				continue
-			}
-			recs[r.ARN] = rec
-			picked = append(picked, r)
-		}
-		page, next := paginate(picked, in.NextToken, in.MaxResults)
-		for _, r := range page {
-			rec := recs[r.ARN]
-			sum := gen.ContainerRecipeSummary{
-				Arn: r.ARN, ContainerType: rec.ContainerType, Name: rec.Name, Platform: rec.Platform,
-				Owner: r.Account, ParentImage: rec.ParentImage, DateCreated: timestamp(r.Created), Tags: r.Tags,
-			}
-			if rec.InstanceConfiguration != nil {
-				sum.InstanceImage = rec.InstanceConfiguration.Image
-			}
-			out.ContainerRecipeSummaryList = append(out.ContainerRecipeSummaryList, sum)
-		}
-		out.NextToken = next
-		return nil
-	})
+	items, next, err := listPage(ctx, s, kindContainerRecipe, in.Owner, func(rec *gen.ContainerRecipe, r *store.Resource) bool {
+		return filters.match("name", rec.Name, r.Name) && filters.match("parentImage", rec.ParentImage) &&
+			filters.match("platform", string(rec.Platform)) && filters.match("containerType", string(rec.ContainerType))
+	}, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	out := &gen.ListContainerRecipesResponse{NextToken: next}
+	for _, it := range items {
+		rec, r := it.Body, it.R
+		sum := gen.ContainerRecipeSummary{
+			Arn: r.ARN, ContainerType: rec.ContainerType, Name: rec.Name, Platform: rec.Platform,
+			Owner: r.Account, ParentImage: rec.ParentImage, DateCreated: timestamp(r.Created), Tags: r.Tags,
+		}
+		if rec.InstanceConfiguration != nil {
+			sum.InstanceImage = rec.InstanceConfiguration.Image
+		}
+		out.ContainerRecipeSummaryList = append(out.ContainerRecipeSummaryList, sum)
+	}
+	return out, nil
 }
 
 // DeleteContainerRecipe deletes a container recipe version nothing depends

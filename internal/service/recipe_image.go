@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 
@@ -68,16 +67,6 @@ func (s *Service) CreateImageRecipe(ctx context.Context, in *gen.CreateImageReci
 	return &gen.CreateImageRecipeResponse{ImageRecipeArn: arn, LatestVersionReferences: refs}, nil
 }
 
-// decodeImageRecipe returns the stored recipe with its tags.
-func decodeImageRecipe(r *store.Resource) (*gen.ImageRecipe, error) {
-	var rec gen.ImageRecipe
-	if err := json.Unmarshal(r.Body, &rec); err != nil {
-		return nil, fmt.Errorf("decoding image recipe %s: %w", r.ARN, err)
-	}
-	rec.Tags = r.Tags
-	return &rec, nil
-}
-
 // GetImageRecipe returns an image recipe version (`x` wildcards resolve
 // to the newest matching version the caller can read).
 func (s *Service) GetImageRecipe(ctx context.Context, in *gen.GetImageRecipeRequest) (*gen.GetImageRecipeResponse, error) {
@@ -92,50 +81,26 @@ func (s *Service) GetImageRecipe(ctx context.Context, in *gen.GetImageRecipeRequ
 // ListImageRecipes lists image recipe versions by owner, with the name,
 // parentImage and platform filters.
 func (s *Service) ListImageRecipes(ctx context.Context, in *gen.ListImageRecipesRequest) (*gen.ListImageRecipesResponse, error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	filters, err := newFilterSet(in.Filters, "name", "parentImage", "platform")
 	if err != nil {
 		return nil, err
 	}
-	var out gen.ListImageRecipesResponse
-	err = s.st.View(ctx, func(tx store.Tx) error {
-		out = gen.ListImageRecipesResponse{}
-		all, err := listByOwner(ctx, tx, c, kindImageRecipe, in.Owner)
-		if err != nil {
-			return err
-		}
-		var picked []*store.Resource
-		recs := map[string]*gen.ImageRecipe{}
-		for _, r := range all {
-			rec, err := decodeImageRecipe(r)
-			if err != nil {
-				return err
-			}
-			if !filters.match("name", rec.Name, r.Name) || !filters.match("parentImage", rec.ParentImage) ||
-				!filters.match("platform", string(rec.Platform)) {
-				continue
-			}
-			recs[r.ARN] = rec
-			picked = append(picked, r)
-		}
-		page, next := paginate(picked, in.NextToken, in.MaxResults)
-		for _, r := range page {
-			rec := recs[r.ARN]
-			out.ImageRecipeSummaryList = append(out.ImageRecipeSummaryList, gen.ImageRecipeSummary{
-				Arn: r.ARN, Name: rec.Name, Platform: rec.Platform, Owner: r.Account,
-				ParentImage: rec.ParentImage, DateCreated: timestamp(r.Created), Tags: r.Tags,
-			})
-		}
-		out.NextToken = next
-		return nil
-	})
+	items, next, err := listPage(ctx, s, kindImageRecipe, in.Owner, func(rec *gen.ImageRecipe, r *store.Resource) bool {
+		return filters.match("name", rec.Name, r.Name) && filters.match("parentImage", rec.ParentImage) &&
+			filters.match("platform", string(rec.Platform))
+	}, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	out := &gen.ListImageRecipesResponse{NextToken: next}
+	for _, it := range items {
+		rec, r := it.Body, it.R
+		out.ImageRecipeSummaryList = append(out.ImageRecipeSummaryList, gen.ImageRecipeSummary{
+			Arn: r.ARN, Name: rec.Name, Platform: rec.Platform, Owner: r.Account,
+			ParentImage: rec.ParentImage, DateCreated: timestamp(r.Created), Tags: r.Tags,
+		})
+	}
+	return out, nil
 }
 
 // DeleteImageRecipe deletes an image recipe version nothing depends on.
