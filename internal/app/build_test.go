@@ -3,14 +3,9 @@ package app
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,49 +17,8 @@ import (
 
 	"github.com/goldsmith/goldsmith/internal/config"
 	"github.com/goldsmith/goldsmith/internal/extclient"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
-
-var (
-	goldsmithOnce sync.Once
-	goldsmithBin  string
-	goldsmithErr  error
-	goldsmithDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if goldsmithDir != "" {
-		os.RemoveAll(goldsmithDir)
-	}
-	os.Exit(code)
-}
-
-// staticGoldsmith builds the goldsmith binary once (CGO_ENABLED=0), as
-// builds stage it into images.
-func staticGoldsmith(t *testing.T) string {
-	t.Helper()
-	goldsmithOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "goldsmith-bin-")
-		if err != nil {
-			goldsmithErr = err
-			return
-		}
-		goldsmithDir = dir
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		goldsmithBin = filepath.Join(dir, "goldsmith")
-		cmd := exec.Command("go", "build", "-o", goldsmithBin, "./cmd/goldsmith")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			goldsmithErr = errors.New(string(out))
-		}
-	})
-	if goldsmithErr != nil {
-		t.Fatalf("building goldsmith: %v", goldsmithErr)
-	}
-	return goldsmithBin
-}
 
 const markerComponent = `name: Marker
 schemaVersion: 1.0
@@ -98,17 +52,7 @@ phases:
 // → CreateImage → AVAILABLE, through the SDK; the pushed image has the
 // marker and a whiteout for the removed file; the executions are reported.
 func TestContainerBuildEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a real container image")
-	}
-	for _, tool := range []string{"runc", "/bin/busybox"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s missing (scripts/host-packages.sh installs it)", tool)
-		}
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("container builds need root (overlayfs, runc)")
-	}
+	testsupport.RequireRealBuilds(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	f := newBuildFixture(ctx, t)
@@ -212,7 +156,7 @@ type buildFixture struct {
 
 func newBuildFixture(ctx context.Context, t *testing.T, mutate ...func(*config.Config)) *buildFixture {
 	t.Helper()
-	bin := staticGoldsmith(t)
+	bin := testsupport.GoldsmithBinary(t)
 	a := startServer(t, append([]func(*config.Config){func(c *config.Config) { c.Build = config.Build{GoldsmithBinary: bin} }}, mutate...)...)
 	ext := &extclient.Client{Endpoint: a.URL(), Region: "us-east-1", Credentials: aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
 	if _, err := ext.BuildBaseImage(ctx, "busybox-x86-container"); err != nil {
@@ -247,12 +191,7 @@ func (f *buildFixture) recipe(ctx context.Context, t *testing.T, name, doc strin
 // TestContainerBuildFailureAndCancel: a failing component fails the image
 // with the step named; CancelImageCreation stops a running build.
 func TestContainerBuildFailureAndCancel(t *testing.T) {
-	if testing.Short() || os.Geteuid() != 0 {
-		t.Skip("builds real container images as root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("runc missing (scripts/host-packages.sh installs it)")
-	}
+	testsupport.RequireRealBuilds(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	f := newBuildFixture(ctx, t)
@@ -285,4 +224,10 @@ func TestContainerBuildFailureAndCancel(t *testing.T) {
 	}
 	_, err := c.CancelImageCreation(ctx, &ib.CancelImageCreationInput{ImageBuildVersionArn: arn})
 	wantCode(t, err, "ResourceInUseException")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testsupport.Cleanup()
+	os.Exit(code)
 }

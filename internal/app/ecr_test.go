@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,18 +19,14 @@ import (
 
 	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/goldsmith/goldsmith/internal/config"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
 // TestBuildPushesToConfiguredECR: with `ecr: {us-east-1: ...}` in the
 // configuration, builds in us-east-1 push to that registry with its
 // credentials instead of the built-in one.
 func TestBuildPushesToConfiguredECR(t *testing.T) {
-	if testing.Short() || os.Geteuid() != 0 {
-		t.Skip("builds real container images as root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("runc missing (scripts/host-packages.sh installs it)")
-	}
+	testsupport.RequireRealBuilds(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	reg, err := registry.New(ctx, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))

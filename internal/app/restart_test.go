@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
 
 	"github.com/goldsmith/goldsmith/internal/extclient"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
 // freePort returns a loopback address nobody listens on right now.
@@ -56,13 +57,8 @@ func serveProcess(t *testing.T, bin, dataDir, api, reg string) *exec.Cmd {
 // of a build; restarted on the same data dir, it cleans up and the image
 // reaches a final state; no mount or runc container is left behind.
 func TestBuildSurvivesKill9(t *testing.T) {
-	if testing.Short() || os.Geteuid() != 0 {
-		t.Skip("builds real container images as root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("runc missing (scripts/host-packages.sh installs it)")
-	}
-	bin := staticGoldsmith(t)
+	testsupport.RequireRealBuilds(t)
+	bin := testsupport.GoldsmithBinary(t)
 	dataDir := t.TempDir()
 	api, reg := freePort(t), freePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +16,14 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/goldsmith/goldsmith/internal/config"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
 // TestBuildLogsToS3: with logging.s3Logs in the infrastructure
 // configuration, a build's logs (toe's detailedoutput.json among them) land
 // in the bucket under <prefix>/<image>/<version>/<build>/.
 func TestBuildLogsToS3(t *testing.T) {
-	if testing.Short() || os.Geteuid() != 0 {
-		t.Skip("builds real container images as root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skip("runc missing (scripts/host-packages.sh installs it)")
-	}
+	testsupport.RequireRealBuilds(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	fake := httptest.NewServer(gofakes3.New(s3mem.New()).Server())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/store"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
 // TestBuildAvailable: a PENDING container image is built, tested and
@@ -175,7 +176,7 @@ func TestCancel(t *testing.T) {
 func TestRestart(t *testing.T) {
 	te := newTestEnv(t, "", bashComponent("pause", "sleep 2", ""))
 	e1, err := New(t.Context(), Options{Store: te.st, QueueDriver: te.driver, QueueDSN: te.dsn, Inputs: te.inputs,
-		RegistryAddr: te.host, GoldsmithBinary: goldsmithBinary(t), ScratchRoot: te.scratch, LogRoot: te.logs,
+		RegistryAddr: te.host, GoldsmithBinary: testsupport.GoldsmithBinary(t), ScratchRoot: te.scratch, LogRoot: te.logs,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,10 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +16,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/artifact/base"
@@ -29,6 +25,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/store"
 	"github.com/goldsmith/goldsmith/internal/store/postgres"
 	"github.com/goldsmith/goldsmith/internal/store/sqlite"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
 const (
@@ -36,60 +33,6 @@ const (
 	demoAccount = "000000000000"
 	template    = "FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}"
 )
-
-// binary is the static goldsmith binary, built once per test binary.
-type binary struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-var testBinary = &binary{}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if testBinary.dir != "" {
-		os.RemoveAll(testBinary.dir)
-	}
-	os.Exit(code)
-}
-
-func goldsmithBinary(tb testing.TB) string {
-	tb.Helper()
-	b := testBinary
-	b.once.Do(func() {
-		if b.dir, b.err = os.MkdirTemp("", "engine-bin-"); b.err != nil {
-			return
-		}
-		b.path = filepath.Join(b.dir, "goldsmith")
-		cmd := exec.Command("go", "build", "-o", b.path, "github.com/goldsmith/goldsmith/cmd/goldsmith")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("building goldsmith: %v\n%s", err, out)
-		}
-	})
-	if b.err != nil {
-		tb.Fatal(b.err)
-	}
-	return b.path
-}
-
-func requireReal(tb testing.TB) {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("real container builds (runc, overlayfs, a goldsmith build) are skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root for overlayfs mounts and runc")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		tb.Skip("needs runc (apt-get install runc; scripts/host-packages.sh)")
-	}
-	if _, err := os.Stat(base.BusyboxBinary); err != nil {
-		tb.Skip("needs /bin/busybox (apt-get install busybox-static)")
-	}
-}
 
 // fakeInputs resolves every image to the same components.
 type fakeInputs struct {
@@ -120,7 +63,7 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T, pgAdmin string, comps ...containerbuild.Component) *testEnv {
 	t.Helper()
-	requireReal(t)
+	testsupport.RequireRealBuilds(t)
 	ctx := t.Context()
 	dir := t.TempDir()
 	te := &testEnv{scratch: filepath.Join(dir, "scratch"), logs: filepath.Join(dir, "logs")}
@@ -132,7 +75,7 @@ func newTestEnv(t *testing.T, pgAdmin string, comps ...containerbuild.Component)
 		}
 		te.st = st
 	} else {
-		te.driver, te.dsn = "postgres", freshDatabase(t, pgAdmin)
+		te.driver, te.dsn = "postgres", testsupport.FreshDatabase(t, pgAdmin)
 		st, err := postgres.Open(ctx, te.dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -172,7 +115,7 @@ func (te *testEnv) engine(t *testing.T) *Engine {
 	t.Helper()
 	e, err := New(t.Context(), Options{
 		Store: te.st, QueueDriver: te.driver, QueueDSN: te.dsn, Inputs: te.inputs, RegistryAddr: te.host,
-		GoldsmithBinary: goldsmithBinary(t), ScratchRoot: te.scratch, LogRoot: te.logs,
+		GoldsmithBinary: testsupport.GoldsmithBinary(t), ScratchRoot: te.scratch, LogRoot: te.logs,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -341,39 +284,8 @@ func assertNothingLeft(tb testing.TB, dir string) {
 	}
 }
 
-// freshDatabase creates a PostgreSQL database for one test and drops it afterwards.
-func freshDatabase(t *testing.T, admin string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect %s: %v", admin, err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	dbName := "goldsmith_engine_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{dbName}.Sanitize()); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("drop database %s: %v", dbName, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{dbName}.Sanitize()+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", dbName, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + dbName
-	return u.String()
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testsupport.Cleanup()
+	os.Exit(code)
 }

@@ -1,12 +1,8 @@
 package containerbuild
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -19,25 +15,18 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/artifact/base"
 	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/goldsmith/goldsmith/internal/instance/container"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
-// shared holds what the real tests of this package build once: the static
-// goldsmith binary (under a directory TestMain removes) and the base image.
+// shared holds what the real tests of this package build once: the base
+// image.
 type shared struct {
-	binOnce sync.Once
-	binDir  string
-	bin     string
-	binErr  error
-
 	baseOnce sync.Once
 	base     v1.Image
 	baseErr  error
@@ -45,105 +34,16 @@ type shared struct {
 
 var pkgShared = &shared{}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pkgShared.binDir != "" {
-		os.RemoveAll(pkgShared.binDir)
-	}
-	os.Exit(code)
-}
-
-// goldsmithBinary builds the static goldsmith binary once per test binary.
-func goldsmithBinary(tb testing.TB) string {
-	tb.Helper()
-	sh := pkgShared
-	sh.binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "containerbuild-bin-")
-		if err != nil {
-			sh.binErr = err
-			return
-		}
-		sh.binDir = dir
-		bin := filepath.Join(dir, "goldsmith")
-		cmd := exec.Command("go", "build", "-o", bin, "github.com/goldsmith/goldsmith/cmd/goldsmith")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			sh.binErr = fmt.Errorf("building goldsmith: %v\n%s", err, out)
-			return
-		}
-		sh.bin = bin
-	})
-	if sh.binErr != nil {
-		tb.Fatal(sh.binErr)
-	}
-	return sh.bin
-}
-
-// bashShim stands in for bash in the busybox base (Debian's busybox has no
-// bash applet, and toe's ExecuteBash runs `bash script`).
-const bashShim = "#!/bin/sh\nexec /bin/sh \"$@\"\n"
-
-// baseImage is base.Busybox() plus a layer with /bin/bash as bashShim.
+// baseImage is base.Busybox(), built once. It has no bash: ExecuteBash
+// steps run with busybox sh.
 func baseImage(tb testing.TB) v1.Image {
 	tb.Helper()
 	sh := pkgShared
-	sh.baseOnce.Do(func() {
-		img, err := base.Busybox(context.Background())
-		if err != nil {
-			sh.baseErr = err
-			return
-		}
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		hdr := &tar.Header{Name: "bin/bash", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bashShim)),
-			ModTime: base.Epoch, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err == nil {
-			_, err = tw.Write([]byte(bashShim))
-			sh.baseErr = err
-		} else {
-			sh.baseErr = err
-		}
-		if err := tw.Close(); err != nil {
-			sh.baseErr = err
-		}
-		if sh.baseErr != nil {
-			return
-		}
-		data := buf.Bytes()
-		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(data)), nil
-		}, tarball.WithMediaType(types.OCILayer))
-		if err != nil {
-			sh.baseErr = err
-			return
-		}
-		sh.base, sh.baseErr = mutate.AppendLayers(img, layer)
-	})
+	sh.baseOnce.Do(func() { sh.base, sh.baseErr = base.Busybox(context.Background()) })
 	if sh.baseErr != nil {
 		tb.Fatal(sh.baseErr)
 	}
 	return sh.base
-}
-
-// requireReal skips unless real sandboxes can run: root, runc, overlayfs,
-// busybox-static, and not -short.
-func requireReal(tb testing.TB) {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("real container builds (runc, overlayfs, a goldsmith build) are skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		tb.Skip("needs root for overlayfs mounts and runc")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		tb.Skip("needs runc (apt-get install runc; scripts/host-packages.sh)")
-	}
-	if _, err := os.Stat(base.BusyboxBinary); err != nil {
-		tb.Skip("needs /bin/busybox (apt-get install busybox-static)")
-	}
-	if data, err := os.ReadFile("/proc/filesystems"); err != nil || !strings.Contains(string(data), "overlay") {
-		tb.Skip("needs overlayfs in the kernel")
-	}
 }
 
 // env is one test's registry (with the base pushed as <host>/base:latest)
@@ -156,7 +56,7 @@ type env struct {
 
 func newEnv(tb testing.TB, withBinary bool) *env {
 	tb.Helper()
-	requireReal(tb)
+	testsupport.RequireRealBuilds(tb)
 	ctx := context.Background()
 	reg, err := registry.New(ctx, filepath.Join(tb.TempDir(), "registry"), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -179,7 +79,7 @@ func newEnv(tb testing.TB, withBinary bool) *env {
 	dir := tb.TempDir()
 	e.scratch, e.logs = filepath.Join(dir, "scratch"), filepath.Join(dir, "logs")
 	if withBinary {
-		e.binary = goldsmithBinary(tb)
+		e.binary = testsupport.GoldsmithBinary(tb)
 	}
 	tb.Cleanup(func() { assertNothingLeft(tb, e.scratch) })
 	return e
@@ -254,4 +154,10 @@ func waitForFile(t *testing.T, file, want string, timeout time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s never contained %q", file, want)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testsupport.Cleanup()
+	os.Exit(code)
 }

@@ -2,10 +2,11 @@ package dockerfile
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
 // TestRealBuildComponents stages the real goldsmith binary and a component
@@ -17,12 +18,7 @@ func TestRealBuildComponents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the goldsmith binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "goldsmith")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/goldsmith/goldsmith/cmd/goldsmith")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building goldsmith: %v\n%s", err, out)
-	}
+	bin := testsupport.GoldsmithBinary(t)
 	doc := `name: marker
 schemaVersion: 1.0
 parameters:
@@ -68,4 +64,10 @@ phases:
 	if len(found) != 1 {
 		t.Errorf("detailedoutput.json in LogDir: %v", found)
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testsupport.Cleanup()
+	os.Exit(code)
 }
