@@ -122,7 +122,8 @@ func (s *Store) dir(region, id string) (string, error) {
 
 // Put stores disk (a standalone qcow2) as image a.ID in a.Region. With
 // move the file is renamed into the store when it is on the same file
-// system (else copied); without it, it is copied. An image ID that exists
+// system (else copied); without it, it is hard-linked (else copied), so
+// the caller must not write the source afterwards. An image ID that exists
 // already is an error.
 func (s *Store) Put(ctx context.Context, a *AMI, disk string, move bool) error {
 	dir, err := s.dir(a.Region, a.ID)
@@ -146,11 +147,15 @@ func (s *Store) Put(ctx context.Context, a *AMI, disk string, move bool) error {
 		}
 	}()
 	dst := filepath.Join(tmp, DiskFile)
-	moved := false
+	// Stored disks are never written again, so an unmoved disk may share
+	// its data with the source by a hard link.
+	placed := false
 	if move {
-		moved = os.Rename(disk, dst) == nil
+		placed = os.Rename(disk, dst) == nil
+	} else {
+		placed = os.Link(disk, dst) == nil
 	}
-	if !moved {
+	if !placed {
 		if err := copyFile(ctx, disk, dst); err != nil {
 			return fmt.Errorf("amistore: storing the disk of %s: %w", a.ID, err)
 		}
