@@ -53,8 +53,8 @@ func NewFetcher(o S3Options) *Fetcher {
 	return &Fetcher{s3: s3.New(opts)}
 }
 
-// Fetch returns the content at uri, refusing more than maxBytes.
-func (f *Fetcher) Fetch(ctx context.Context, uri string, maxBytes int64) ([]byte, error) {
+// open returns a reader of the object at a file:// or s3:// uri.
+func (f *Fetcher) open(ctx context.Context, uri string) (io.ReadCloser, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return nil, fmt.Errorf("uri %q: %w", uri, err)
@@ -88,6 +88,15 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, maxBytes int64) ([]byte
 	default:
 		return nil, fmt.Errorf("uri %q: scheme must be file or s3", uri)
 	}
+	return r, nil
+}
+
+// Fetch returns the content at uri, refusing more than maxBytes.
+func (f *Fetcher) Fetch(ctx context.Context, uri string, maxBytes int64) ([]byte, error) {
+	r, err := f.open(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
 	defer r.Close()
 	b, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
 	if err != nil {
@@ -100,4 +109,25 @@ func (f *Fetcher) Fetch(ctx context.Context, uri string, maxBytes int64) ([]byte
 		return nil, errors.New(uri + " is empty")
 	}
 	return b, nil
+}
+
+// Download copies the object at uri (file:// or s3://) to the file dst.
+func (f *Fetcher) Download(ctx context.Context, uri, dst string) error {
+	r, err := f.open(ctx, uri)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	return nil
 }

@@ -39,3 +39,16 @@ func (f *Fetcher) UploadDir(ctx context.Context, bucket, prefix, dir string) (in
 	})
 	return n, err
 }
+
+// UploadFile copies one file to s3://bucket/key.
+func (f *Fetcher) UploadFile(ctx context.Context, bucket, key, file string) error {
+	fh, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("uploading %s: %w", file, err)
+	}
+	defer fh.Close()
+	if _, err := f.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: fh}); err != nil {
+		return fmt.Errorf("uploading %s to s3://%s/%s: %w", file, bucket, key, err)
+	}
+	return nil
+}
