@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrISO is returned by Inspect for ISO 9660 images, which are not disks.
@@ -31,6 +32,10 @@ type ConvertOptions struct {
 	ForceSize bool   // vpc force_size=on (keeps the exact virtual size)
 	SrcSecret []byte // the source is a LUKS qcow2 with this passphrase
 	Encrypt   []byte // the output qcow2 is LUKS-encrypted with this passphrase
+	// EncryptIterTime is the LUKS key-derivation time (0 = qemu's 2 s
+	// default; below ~100 ms qemu-img fails with "Unable to get accurate CPU
+	// usage"). Every later open of the image pays about this much CPU.
+	EncryptIterTime time.Duration
 }
 
 // qemuImg runs qemu-img and returns stdout, or an error with stderr.
@@ -106,7 +111,29 @@ func isISO(path string) (bool, error) {
 	return string(b) == "CD001", nil
 }
 
-// Inspect detects an image's format with qemu-img info. ISO images are
+// hasVHDFooter reports whether the last 512 bytes are a VHD footer ("conectix").
+func hasVHDFooter(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !st.Mode().IsRegular() || st.Size() < 512 {
+		return false, nil
+	}
+	b := make([]byte, 8)
+	if _, err := f.ReadAt(b, st.Size()-512); err != nil {
+		return false, err
+	}
+	return string(b) == "conectix", nil
+}
+
+// Inspect detects an image's format with qemu-img info (a fixed VHD,
+// which qemu-img probes as raw, is reported as vpc). ISO images are
 // refused with ErrISO; unreadable files give an error naming the path.
 func Inspect(ctx context.Context, path string) (ImageInfo, error) {
 	iso, err := isISO(path)
@@ -116,7 +143,14 @@ func Inspect(ctx context.Context, path string) (ImageInfo, error) {
 	if iso {
 		return ImageInfo{}, fmt.Errorf("inspecting %s: %w", path, ErrISO)
 	}
-	out, err := qemuImg(ctx, "info", "--output=json", "-U", path)
+	args := []string{"info", "--output=json", "-U"}
+	if vhd, err := hasVHDFooter(path); err != nil {
+		return ImageInfo{}, fmt.Errorf("inspecting %s: %w", path, err)
+	} else if vhd {
+		// qemu-img probes a fixed VHD (a raw disk plus a 512-byte footer) as raw.
+		args = append(args, "-f", "vpc")
+	}
+	out, err := qemuImg(ctx, append(args, path)...)
 	if err != nil {
 		return ImageInfo{}, fmt.Errorf("inspecting %s: %w", path, err)
 	}
@@ -193,6 +227,9 @@ func Convert(ctx context.Context, src, srcFormat, dst, dstFormat string, o Conve
 			return err
 		}
 		opts = append(opts, "encrypt.format=luks", "encrypt.key-secret=dstsec")
+		if o.EncryptIterTime > 0 {
+			opts = append(opts, "encrypt.iter-time="+strconv.FormatInt(o.EncryptIterTime.Milliseconds(), 10))
+		}
 	}
 	if len(opts) > 0 {
 		args = append(args, "-o", strings.Join(opts, ","))
