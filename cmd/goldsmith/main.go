@@ -13,6 +13,9 @@ import (
 var version = "dev"
 
 func main() {
+	if os.Getpid() == 1 && os.Args[0] == "/init" {
+		runAgentInit() // the build VM's PID 1; never returns
+	}
 	root := &cobra.Command{
 		Use:           "goldsmith",
 		Short:         "A self-hosted golden-image factory that speaks the EC2 Image Builder API",
@@ -21,6 +24,7 @@ func main() {
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd(), newBaseCmd())
 	root.AddCommand(newToeCmd())
+	root.AddCommand(newAgentCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "goldsmith:", err)
 		os.Exit(exitCode(err))
