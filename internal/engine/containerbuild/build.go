@@ -197,7 +197,12 @@ func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, p
 		return nil, err
 	}
 	defer stderr.Close()
+	cache, err := s.layerCache()
+	if err != nil {
+		return nil, err
+	}
 	res, err := dockerfile.Build(ctx, df, dockerfile.Options{
+		LayerCache: cache,
 		Base: func(ctx context.Context, ref string) (v1.Image, error) {
 			if ref == s.ParentRef && parent != nil {
 				return parent, nil
@@ -216,6 +221,18 @@ func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, p
 		return nil, err
 	}
 	return res.Image, nil
+}
+
+// layerCache opens Spec.LayerCacheDir (nil when not set).
+func (s Spec) layerCache() (*container.LayerCache, error) {
+	if s.LayerCacheDir == "" {
+		return nil, nil
+	}
+	c, err := container.NewLayerCache(s.LayerCacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the layer cache: %w", err)
+	}
+	return c, nil
 }
 
 func stageInput(comps []Component) []dockerfile.Component {

@@ -51,6 +51,7 @@ func baseImage(tb testing.TB) v1.Image {
 type env struct {
 	host, parent  string
 	scratch, logs string
+	layerCache    string // shared by the env's builds
 	binary        string
 }
 
@@ -78,6 +79,7 @@ func newEnv(tb testing.TB, withBinary bool) *env {
 	}
 	dir := tb.TempDir()
 	e.scratch, e.logs = filepath.Join(dir, "scratch"), filepath.Join(dir, "logs")
+	e.layerCache = filepath.Join(dir, "layer-cache")
 	if withBinary {
 		e.binary = testsupport.GoldsmithBinary(tb)
 	}
@@ -99,6 +101,7 @@ func (e *env) spec(template string, comps []Component, tests bool) Spec {
 		GoldsmithBinary: e.binary,
 		ScratchDir:      e.scratch,
 		LogDir:          e.logs,
+		LayerCacheDir:   e.layerCache,
 	}
 }
 

@@ -330,7 +330,11 @@ func TestStagesAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := openImageSandbox(t.Context(), img, s.path(testDir), false)
+	cache, err := s.layerCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := openImageSandbox(t.Context(), img, s.path(testDir), false, cache)
 	if err != nil {
 		t.Fatal(err)
 	}

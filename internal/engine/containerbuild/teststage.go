@@ -83,7 +83,11 @@ func testStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		if cfg, err = img.ConfigFile(); err != nil {
 			return "", fmt.Errorf("reading the image configuration: %w", err)
 		}
-		sb, err = openImageSandbox(ctx, img, work, s.Network)
+		cache, err := s.layerCache()
+		if err != nil {
+			return "", err
+		}
+		sb, err = openImageSandbox(ctx, img, work, s.Network, cache)
 		return "", err
 	})
 	if err == nil {
@@ -108,26 +112,44 @@ func testStage(ctx context.Context, s Spec, st *stepper) (err error) {
 	return errors.Join(err, terr)
 }
 
-// openImageSandbox unpacks img's layers into work/lower and opens a
-// sandbox over them.
-func openImageSandbox(ctx context.Context, img v1.Image, work string, network bool) (*container.Sandbox, error) {
-	lower := filepath.Join(work, "lower")
-	if err := os.MkdirAll(lower, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the lower directory: %w", err)
-	}
+// openImageSandbox opens a sandbox whose root is img's filesystem. The
+// sandbox's lower is the longest prefix of img's layers that cache holds
+// (the parent image, as a rule) or else img's layers unpacked into
+// work/lower; the remaining layers are then unpacked into the sandbox's
+// root (their whiteouts become overlay whiteouts).
+func openImageSandbox(ctx context.Context, img v1.Image, work string, network bool, cache *container.LayerCache) (*container.Sandbox, error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("reading the image's layers: %w", err)
 	}
-	for i, l := range layers {
-		if err := unpackLayer(ctx, l, lower); err != nil {
-			return nil, fmt.Errorf("unpacking layer %d: %w", i+1, err)
+	var lower string
+	var n int
+	if cache != nil {
+		if lower, n, err = cache.Longest(layers); err != nil {
+			return nil, err
 		}
+	}
+	if n == 0 {
+		lower = filepath.Join(work, "lower")
+		if err := os.MkdirAll(lower, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the lower directory: %w", err)
+		}
+		for i, l := range layers {
+			if err := unpackLayer(ctx, l, lower); err != nil {
+				return nil, fmt.Errorf("unpacking layer %d: %w", i+1, err)
+			}
+		}
+		n = len(layers)
 	}
 	sb, err := container.Open(ctx, container.Options{Lowers: []string{lower},
 		ScratchDir: filepath.Join(work, "sandbox"), Network: network})
 	if err != nil {
 		return nil, fmt.Errorf("opening the test sandbox: %w", err)
+	}
+	for i := n; i < len(layers); i++ {
+		if err := unpackLayer(ctx, layers[i], sb.RootFS()); err != nil {
+			return nil, errors.Join(fmt.Errorf("unpacking layer %d: %w", i+1, err), sb.Close())
+		}
 	}
 	return sb, nil
 }

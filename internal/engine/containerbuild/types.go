@@ -63,6 +63,10 @@ type Spec struct {
 	// per stage and toe's log folders (detailedoutput.json).
 	LogDir  string
 	Network bool
+	// LayerCacheDir, when set, keeps the parent images' layers unpacked
+	// across builds (container.LayerCache; shared read-only by the
+	// sandboxes, never evicted). "" unpacks them in every build.
+	LayerCacheDir string
 }
 
 // Step statuses.

@@ -26,6 +26,9 @@ func (s *Sandbox) Run(ctx context.Context, p Process) (int, error) { return -1, 
 // WriteLayer fails: the sandbox needs Linux.
 func (s *Sandbox) WriteLayer(ctx context.Context, w io.Writer) error { return errUnsupported }
 
+// CloseKeepingUpper fails: the sandbox needs Linux.
+func (s *Sandbox) CloseKeepingUpper(dst string) error { return errUnsupported }
+
 // Close does nothing.
 func (s *Sandbox) Close() error { return nil }
 

@@ -115,10 +115,28 @@ func (s *Sandbox) RootFS() string { return s.merged }
 
 // Close kills a Run under way, waits for it (and for a WriteLayer) to
 // return, unmounts merged/ and removes ScratchDir. It is idempotent.
-func (s *Sandbox) Close() error {
+func (s *Sandbox) Close() error { return s.close("") }
+
+// CloseKeepingUpper is Close, except that upper/ is first moved to dst (a
+// path that does not exist yet, on the same file system as ScratchDir).
+// The kept directory is in overlayfs format (whiteouts, opaque
+// directories), so it can be stacked as a lower directory of another
+// sandbox, above this sandbox's lowers. Calling it on a closed sandbox is
+// an error.
+func (s *Sandbox) CloseKeepingUpper(dst string) error {
+	if dst == "" {
+		return errors.New("closing sandbox: no directory to keep upper/ in")
+	}
+	return s.close(dst)
+}
+
+func (s *Sandbox) close(keepUpper string) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		if keepUpper != "" {
+			return errors.New("closing sandbox: already closed, upper/ is gone")
+		}
 		return nil
 	}
 	s.closed = true
@@ -135,6 +153,10 @@ func (s *Sandbox) Close() error {
 	var errs []error
 	if err := unmount(ctx, s.merged); err != nil {
 		errs = append(errs, fmt.Errorf("closing sandbox: %w", err))
+	} else if keepUpper != "" {
+		if err := os.Rename(s.upper, keepUpper); err != nil {
+			errs = append(errs, fmt.Errorf("closing sandbox: keeping upper/: %w", err))
+		}
 	}
 	if err := os.RemoveAll(s.scratch); err != nil {
 		errs = append(errs, fmt.Errorf("closing sandbox: removing %s: %w", s.scratch, err))

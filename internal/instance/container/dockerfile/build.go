@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/goldsmith/goldsmith/internal/instance/container"
 )
 
 // Options configure Build.
@@ -30,10 +33,15 @@ type Options struct {
 	// ContextDir is the build context COPY and ADD read from ("" = none).
 	ContextDir string
 	// ScratchDir is a directory Build owns for the duration of the build:
-	// the unpacked base (lower/), one sandbox directory per layer and the
-	// new layers (layer-N.tar). The layers of Result.Image are read from
-	// it, so the caller removes it only after writing or pushing the image.
+	// the unpacked base (lower/, without LayerCache), one sandbox directory
+	// per layer and the new layers (layer-N.tar). The layers of
+	// Result.Image are read from it, so the caller removes it only after
+	// writing or pushing the image.
 	ScratchDir string
+	// LayerCache, when set, supplies the base image's layers unpacked
+	// (shared with other builds) instead of unpacking them into
+	// ScratchDir/lower.
+	LayerCache *container.LayerCache
 	// Network gives RUN the host's network (false: loopback only).
 	Network bool
 	// Args are build arguments (docker build --build-arg): they override
@@ -112,8 +120,10 @@ func (e *StepError) Error() string {
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Build executes a Dockerfile daemonless. The base image's layers are
-// unpacked once into ScratchDir/lower; filesystem instructions (RUN, COPY,
-// ADD, WORKDIR) run in a sandbox over it. Consecutive filesystem
+// unpacked once into ScratchDir/lower (or taken from Options.LayerCache);
+// filesystem instructions (RUN, COPY, ADD, WORKDIR) run in a sandbox over
+// it, and each later sandbox is stacked on the upper directories of the
+// earlier ones. Consecutive filesystem
 // instructions share one sandbox and their changes become one OCI layer
 // (uncompressed tar, media type OCI); any other instruction in between ends
 // the layer (Options.Squash: one layer for the whole build). ENV, WORKDIR,
@@ -163,9 +173,9 @@ type builder struct {
 	shell    []string
 	cmdSet   bool // CMD given in this Dockerfile
 
-	lower     string
-	unpacked  bool       // the base is unpacked into lower
-	pending   []v1.Layer // layers not yet applied to lower
+	lower     string   // where the base is unpacked without a LayerCache
+	lowers    []string // the next sandbox's lowers, top-most first (nil: base not ready)
+	kept      []string // upper directories of the closed sandboxes, removed by cleanup
 	sb        sandbox
 	sbIndex   int
 	groupFrom int // history index of the group's first instruction
@@ -311,34 +321,23 @@ func isFilesystem(cmd instructions.Command) bool {
 	return false
 }
 
-// ensureSandbox opens the sandbox of the current layer group, unpacking the
-// base and the previous groups' layers into lower first.
+// ensureSandbox opens the sandbox of the current layer group, over the
+// upper directories of the previous groups and the base (unpacked on the
+// first call).
 func (b *builder) ensureSandbox(ctx context.Context) error {
 	if b.sb != nil {
 		return nil
 	}
-	if err := os.MkdirAll(b.lower, 0o755); err != nil {
-		return fmt.Errorf("creating the lower directory: %w", err)
-	}
-	var layers []v1.Layer
-	if !b.unpacked {
-		base, err := b.img.Layers()
+	if b.lowers == nil {
+		base, err := b.baseLower(ctx)
 		if err != nil {
-			return fmt.Errorf("reading the base image's layers: %w", err)
+			return err
 		}
-		layers = append(base[:len(base):len(base)], b.pending...)
-	} else {
-		layers = b.pending
+		b.lowers = []string{base}
 	}
-	for i, l := range layers {
-		if err := b.apply(ctx, l); err != nil {
-			return fmt.Errorf("unpacking layer %d: %w", i+1, err)
-		}
-	}
-	b.unpacked, b.pending = true, nil
 	b.sbIndex++
 	sb, err := b.o.rt.open(ctx, sandboxOptions{
-		Lowers:     []string{b.lower},
+		Lowers:     slices.Clone(b.lowers),
 		ScratchDir: filepath.Join(b.o.ScratchDir, fmt.Sprintf("sandbox-%d", b.sbIndex)),
 		Network:    b.o.Network,
 	})
@@ -347,6 +346,31 @@ func (b *builder) ensureSandbox(ctx context.Context) error {
 	}
 	b.sb, b.groupFrom = sb, len(b.history)
 	return nil
+}
+
+// baseLower returns the directory of the base image's filesystem: from
+// the layer cache, or unpacked into lower.
+func (b *builder) baseLower(ctx context.Context) (string, error) {
+	layers, err := b.img.Layers()
+	if err != nil {
+		return "", fmt.Errorf("reading the base image's layers: %w", err)
+	}
+	if b.o.LayerCache != nil {
+		dir, err := b.o.LayerCache.Lower(ctx, layers)
+		if err != nil {
+			return "", fmt.Errorf("unpacking the base image: %w", err)
+		}
+		return dir, nil
+	}
+	if err := os.MkdirAll(b.lower, 0o755); err != nil {
+		return "", fmt.Errorf("creating the lower directory: %w", err)
+	}
+	for i, l := range layers {
+		if err := b.apply(ctx, l); err != nil {
+			return "", fmt.Errorf("unpacking layer %d: %w", i+1, err)
+		}
+	}
+	return b.lower, nil
 }
 
 func (b *builder) apply(ctx context.Context, l v1.Layer) error {
@@ -378,9 +402,13 @@ func (b *builder) endGroup(ctx context.Context) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing a layer: %w", err)
 	}
-	if err := sb.Close(); err != nil {
+	// The next group's sandbox stacks on this one's changes.
+	keep := filepath.Join(b.o.ScratchDir, fmt.Sprintf("upper-%d", b.sbIndex))
+	b.kept = append(b.kept, keep)
+	if err := sb.CloseKeepingUpper(keep); err != nil {
 		return fmt.Errorf("closing the build sandbox: %w", err)
 	}
+	b.lowers = append([]string{keep}, b.lowers...)
 	layer, err := tarball.LayerFromFile(path, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return fmt.Errorf("reading the new layer: %w", err)
@@ -389,7 +417,6 @@ func (b *builder) endGroup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("appending the new layer: %w", err)
 	}
-	b.pending = append(b.pending, layer)
 	// The group's last instruction carries the layer in the history.
 	if n := len(b.history); n > b.groupFrom {
 		b.history[n-1].EmptyLayer = false
@@ -441,7 +468,9 @@ func (b *builder) cleanup(ctx context.Context) {
 		}
 		b.sb = nil
 	}
-	if err := os.RemoveAll(b.lower); err != nil {
-		b.o.Log.Warn("removing the unpacked base", "dir", b.lower, "err", err)
+	for _, d := range append(b.kept, b.lower) {
+		if err := os.RemoveAll(d); err != nil {
+			b.o.Log.Warn("removing a build's lower directory", "dir", d, "err", err)
+		}
 	}
 }

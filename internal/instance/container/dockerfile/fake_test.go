@@ -24,9 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// fakeRuntime stands in for the container package: a sandbox's root is an
-// empty directory (the lowers are not merged in), Run calls run, and
-// WriteLayer tars everything under the root.
+// fakeRuntime stands in for the container package: a sandbox's root is a
+// copy of its lowers (bottom first, no whiteouts), Run calls run, and
+// WriteLayer tars what changed under the root.
 type fakeRuntime struct {
 	mu     sync.Mutex
 	runs   []process
@@ -45,34 +45,13 @@ func (f *fakeRuntime) runtime() *sandboxRuntime {
 			if err := os.MkdirAll(root, 0o755); err != nil {
 				return nil, err
 			}
-			// Copy the lower in and remember it: WriteLayer writes only what
-			// changed (no whiteouts: the fake never deletes lower files).
+			// Copy the lowers in and remember them: WriteLayer writes only
+			// what changed (no whiteouts: the fake never deletes lower files).
 			seen := map[string]string{}
-			err := filepath.WalkDir(o.Lowers[0], func(p string, d fs.DirEntry, err error) error {
-				if err != nil || p == o.Lowers[0] {
-					return err
+			for i := len(o.Lowers) - 1; i >= 0; i-- {
+				if err := copyLower(o.Lowers[i], root, seen); err != nil {
+					return nil, err
 				}
-				rel, _ := filepath.Rel(o.Lowers[0], p)
-				info, err := d.Info()
-				if err != nil {
-					return err
-				}
-				if d.IsDir() {
-					err = os.Mkdir(filepath.Join(root, rel), info.Mode().Perm())
-				} else {
-					var data []byte
-					if data, err = os.ReadFile(p); err == nil {
-						err = os.WriteFile(filepath.Join(root, rel), data, info.Mode().Perm())
-					}
-				}
-				if err == nil {
-					st, _ := os.Lstat(filepath.Join(root, rel))
-					seen[rel] = stamp(st)
-				}
-				return err
-			})
-			if err != nil {
-				return nil, err
 			}
 			f.mu.Lock()
 			f.opened++
@@ -81,6 +60,36 @@ func (f *fakeRuntime) runtime() *sandboxRuntime {
 		},
 		unpack: untar,
 	}
+}
+
+// copyLower copies the tree lower into root, recording the stamps of what
+// it wrote in seen.
+func copyLower(lower, root string, seen map[string]string) error {
+	return filepath.WalkDir(lower, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == lower {
+			return err
+		}
+		rel, _ := filepath.Rel(lower, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if err = os.Mkdir(filepath.Join(root, rel), info.Mode().Perm()); errors.Is(err, fs.ErrExist) {
+				err = nil
+			}
+		} else {
+			var data []byte
+			if data, err = os.ReadFile(p); err == nil {
+				err = os.WriteFile(filepath.Join(root, rel), data, info.Mode().Perm())
+			}
+		}
+		if err == nil {
+			st, _ := os.Lstat(filepath.Join(root, rel))
+			seen[rel] = stamp(st)
+		}
+		return err
+	})
 }
 
 type fakeSandbox struct {
@@ -155,6 +164,16 @@ func (s *fakeSandbox) WriteLayer(ctx context.Context, w io.Writer) error {
 func h0(root, p string) string {
 	rel, _ := filepath.Rel(root, p)
 	return rel
+}
+
+func (s *fakeSandbox) CloseKeepingUpper(dst string) error {
+	if s.closed {
+		return errors.New("closed")
+	}
+	if err := os.Rename(s.root, dst); err != nil {
+		return err
+	}
+	return s.Close()
 }
 
 func (s *fakeSandbox) Close() error {

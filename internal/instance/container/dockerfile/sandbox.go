@@ -11,6 +11,9 @@ type sandbox interface {
 	RootFS() string
 	Run(ctx context.Context, p process) (exitCode int, err error)
 	WriteLayer(ctx context.Context, w io.Writer) error
+	// CloseKeepingUpper closes the sandbox and moves its changes (an
+	// overlayfs upper directory) to dst, to be stacked as a lower.
+	CloseKeepingUpper(dst string) error
 	Close() error
 }
 
