@@ -39,6 +39,7 @@ type Client struct {
 	mu      sync.Mutex
 	pending map[string]chan Message
 	hellos  []chan Hello // waiting Hello calls, and restart watchers
+	boot    int          // the agent's boot count, from its last hello or pong
 	err     error        // set when reading ends
 	done    chan struct{}
 }
@@ -86,11 +87,13 @@ func (c *Client) read() {
 			c.mu.Lock()
 			ws := c.hellos
 			c.hellos = nil
+			restarted := c.boot != 0 && h.BootCount != c.boot
+			c.boot = h.BootCount
 			c.mu.Unlock()
 			for _, w := range ws {
 				w <- h // buffered, one value per waiter
 			}
-			if m.Type == TypeHello {
+			if restarted {
 				c.restarted(h)
 			}
 			continue
@@ -110,7 +113,9 @@ func (c *Client) read() {
 	}
 }
 
-// restarted tells every pending request that the agent restarted.
+// restarted tells every pending request that the agent restarted (a
+// hello with a new boot count: requests sent before it were lost, or
+// belong to a job that the agent resumed).
 func (c *Client) restarted(h Hello) {
 	data, _ := json.Marshal(h)
 	c.mu.Lock()

@@ -91,6 +91,15 @@ func (s *server) lookPath(name string) (string, error) {
 		}
 		return s.cmdPath(name), nil
 	}
+	if !s.o.Chroot { // local mode: the host's commands
+		for _, dir := range strings.Split(stdPath, ":") {
+			p := path.Join(dir, name)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+				return p, nil
+			}
+		}
+		return "", fmt.Errorf("command %q not found in %s", name, stdPath)
+	}
 	for _, dir := range strings.Split(stdPath, ":") {
 		p := path.Join(dir, name)
 		hp, err := resolveInRoot(s.o.Root, p, true)
