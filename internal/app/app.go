@@ -18,10 +18,13 @@ import (
 	"github.com/goldsmith/goldsmith/internal/api"
 	"github.com/goldsmith/goldsmith/internal/api/sigv4"
 	"github.com/goldsmith/goldsmith/internal/artifact"
+	"github.com/goldsmith/goldsmith/internal/artifact/amistore"
 	"github.com/goldsmith/goldsmith/internal/artifact/base"
 	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/goldsmith/goldsmith/internal/config"
 	"github.com/goldsmith/goldsmith/internal/engine"
+	"github.com/goldsmith/goldsmith/internal/engine/vmbuild"
+	"github.com/goldsmith/goldsmith/internal/instance/vm"
 	"github.com/goldsmith/goldsmith/internal/keystore"
 	"github.com/goldsmith/goldsmith/internal/service"
 	"github.com/goldsmith/goldsmith/internal/store"
@@ -40,6 +43,11 @@ type App struct {
 	done chan error
 
 	eng *engine.Engine // nil when builds are disabled
+
+	// VM builds: the accelerator, the image store and the key store.
+	accel string
+	amis  *amistore.Store
+	keys  *keystore.Dir
 
 	// The built-in OCI registry, on its own listener.
 	reg     *registry.Registry
@@ -112,10 +120,25 @@ func (a *App) build(ctx context.Context) (err error) {
 	if err := a.startRegistry(ctx); err != nil {
 		return err
 	}
+	amis, err := amistore.Open(filepath.Join(a.cfg.DataDir, "amis"))
+	if err != nil {
+		return err
+	}
+	accelSetting := a.cfg.Build.Accel
+	if accelSetting == "" {
+		accelSetting = "auto"
+	}
+	accel, err := vm.DetectAccel(accelSetting)
+	if err != nil {
+		return fmt.Errorf("build.accel: %w", err)
+	}
+	a.accel, a.amis, a.keys = accel, amis, keys
 	svc, err := service.New(service.Options{
 		Store: a.st, Keys: keys, Logger: a.log, Regions: a.cfg.Regions,
 		Fetcher: artifact.NewFetcher(artifact.S3Options(a.cfg.S3)),
-		Bases:   basePublisher{base.Publisher{Registry: a.RegistryAddr(), Insecure: true}},
+		Bases: basePublisher{p: base.Publisher{Registry: a.RegistryAddr(), Insecure: true},
+			workRoot: filepath.Join(a.cfg.DataDir, "builds"), accel: accel, log: a.log},
+		AMIs: amis,
 	})
 	if err != nil {
 		return err
@@ -280,13 +303,18 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 	if a.cfg.Store.Driver != "postgres" && dsn == "" {
 		dsn = filepath.Join(a.cfg.DataDir, "goldsmith.db")
 	}
+	fetcher := artifact.NewFetcher(artifact.S3Options(a.cfg.S3))
 	eng, err := engine.New(ctx, engine.Options{
 		Store: a.st, QueueDriver: a.cfg.Store.Driver, QueueDSN: dsn, Inputs: svc,
 		RegistryAddr: a.RegistryAddr(), GoldsmithBinary: binary,
 		ScratchRoot: filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
 		MaxBuilds: a.cfg.Build.MaxBuilds, Logger: a.log.With("component", "engine"),
 		Registries: externalRegistries(a.cfg.ECR),
-		UploadLogs: artifact.NewFetcher(artifact.S3Options(a.cfg.S3)).UploadDir,
+		UploadLogs: fetcher.UploadDir,
+		VM: engine.VMOptions{
+			Accel: a.accel, Limit: a.cfg.Build.InstanceLimit, Download: fetcher.Download,
+			Services: vmbuild.Services{AMIs: a.amis, Upload: fetcher.UploadFile, Wrap: a.keys.Encrypt},
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("build engine: %w", err)
@@ -308,15 +336,50 @@ func externalRegistries(ecr map[string]config.ExternalRegistry) map[string]engin
 	return out
 }
 
-// basePublisher adapts the base image publisher to the service.
-type basePublisher struct{ p base.Publisher }
+// debian12Disk is the managed VM base image goldsmith builds.
+const debian12Disk = "debian-12-x86"
+
+// basePublisher adapts the base image builders to the service: container
+// bases are pushed by the publisher, VM bases built as disks under
+// workRoot.
+type basePublisher struct {
+	p        base.Publisher
+	workRoot string
+	accel    string
+	log      *slog.Logger
+}
 
 func (b basePublisher) Build(ctx context.Context, name, version string) (*service.BaseImage, error) {
+	if name == debian12Disk {
+		return b.buildDisk(ctx)
+	}
 	pub, err := b.p.Build(ctx, name, version)
 	if err != nil {
 		return nil, err
 	}
 	return &service.BaseImage{URIs: pub.URIs, OSVersion: pub.OSVersion}, nil
+}
+
+// buildDisk builds the Debian 12 disk in a work directory and leaves only
+// the disk, next to it, for the service to move into the image store.
+func (b basePublisher) buildDisk(ctx context.Context) (*service.BaseImage, error) {
+	if err := os.MkdirAll(b.workRoot, 0o700); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(b.workRoot, "base-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	d, err := base.DebianDisk(ctx, base.DiskOptions{Dir: filepath.Join(dir, "work"), Accel: b.accel, Logger: b.log})
+	if err != nil {
+		return nil, err
+	}
+	out := dir + ".qcow2"
+	if err := os.Rename(d.Path, out); err != nil {
+		return nil, err
+	}
+	return &service.BaseImage{Disk: out, VirtualSize: d.VirtualSize, OSVersion: d.OSVersion}, nil
 }
 
 // RegistryAddr is the host:port of the built-in OCI registry.

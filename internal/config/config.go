@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -93,6 +94,11 @@ type Build struct {
 	GoldsmithBinary string `yaml:"goldsmithBinary"`
 	// MaxBuilds bounds concurrent builds (default 2).
 	MaxBuilds int `yaml:"maxBuilds"`
+	// Accel is the QEMU accelerator of VM build instances: auto (default:
+	// kvm where usable, else tcg), kvm or tcg.
+	Accel string `yaml:"accel"`
+	// InstanceLimit bounds the life of each build instance (default 2h).
+	InstanceLimit time.Duration `yaml:"instanceLimit"`
 }
 
 // DefaultRegistryListen is where the built-in registry listens by default.
@@ -182,6 +188,14 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("config: store.driver %q must be sqlite or postgres", c.Store.Driver)
+	}
+	switch c.Build.Accel {
+	case "", "auto", "kvm", "tcg":
+	default:
+		return fmt.Errorf("config: build.accel %q must be auto, kvm or tcg", c.Build.Accel)
+	}
+	if c.Build.InstanceLimit < 0 {
+		return fmt.Errorf("config: build.instanceLimit %v must not be negative", c.Build.InstanceLimit)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -12,39 +12,50 @@ import (
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/engine/containerbuild"
+	"github.com/goldsmith/goldsmith/internal/engine/vmbuild"
 	"github.com/goldsmith/goldsmith/internal/store"
 )
-
-// vmNotAvailable is the reason AMI images fail with.
-const vmNotAvailable = "VM image builds are not available yet in this release"
 
 // writeTimeout bounds the store writes that record a build's end, which
 // run even when the build's context is cancelled.
 const writeTimeout = 30 * time.Second
 
-// stage is one stage of a container build.
+// stage is one stage of a build.
 type stage struct {
 	index    int
 	typ      gen.WorkflowType
 	workflow string // managed workflow name/version
 	state    gen.ImageStatus
-	run      func(ctx context.Context, s containerbuild.Spec, onStep func(containerbuild.Step)) (*containerbuild.DistributeResult, error)
+	run      func(ctx context.Context, onStep func(containerbuild.Step)) (*stageResult, error)
 }
 
-func containerStages() []stage {
+// stageResult is what a stage produced for the image resource.
+type stageResult struct {
+	container *containerbuild.DistributeResult
+	vmBuild   *vmbuild.BuildResult
+	vm        *vmbuild.DistributeResult
+}
+
+func containerStages(s containerbuild.Spec) []stage {
 	return []stage{
 		{1, gen.WorkflowTypeBUILD, "build/build-container/1.0.1/1", gen.ImageStatusBUILDING,
-			func(ctx context.Context, s containerbuild.Spec, on func(containerbuild.Step)) (*containerbuild.DistributeResult, error) {
+			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
 				_, err := containerbuild.BuildStage(ctx, s, on)
 				return nil, err
 			}},
 		{2, gen.WorkflowTypeTEST, "test/test-container/1.0.0/1", gen.ImageStatusTESTING,
-			func(ctx context.Context, s containerbuild.Spec, on func(containerbuild.Step)) (*containerbuild.DistributeResult, error) {
+			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
 				_, err := containerbuild.TestStage(ctx, s, on)
 				return nil, err
 			}},
 		{3, gen.WorkflowTypeDISTRIBUTION, "distribution/distribute-image/1.0.0/1", gen.ImageStatusDISTRIBUTING,
-			containerbuild.DistributeStage},
+			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
+				r, err := containerbuild.DistributeStage(ctx, s, on)
+				if err != nil {
+					return nil, err
+				}
+				return &stageResult{container: r}, nil
+			}},
 	}
 }
 
@@ -54,8 +65,13 @@ type imageBuild struct {
 	arn     string
 	account string
 	region  string
-	spec    containerbuild.Spec
 	s3Logs  *gen.S3Logs // where the logs go at the end, if anywhere
+	// scratch and logDir are the build's directories; cleanup removes the
+	// scratch directory and whatever runs in it (nil before the stages are
+	// made).
+	scratch, logDir string
+	cleanup         func(ctx context.Context) error
+	keepOnFailure   bool // a failed VM build keeps its instance disk
 }
 
 // build claims (PENDING) or resumes (running state) an image and runs its
@@ -80,16 +96,10 @@ func (e *Engine) build(ctx context.Context, arn string) error {
 		return err
 	}
 	b := &imageBuild{e: e, arn: arn, account: res.Account, region: a.Region}
+	if d.BuildType == gen.BuildTypeIMPORTISO || d.BuildType == gen.BuildTypeIMPORT {
+		return b.importDisk(bctx, ctx, d)
+	}
 	switch s := d.status(); {
-	case s == gen.ImageStatusPENDING && d.Type != gen.ImageTypeDOCKER:
-		_, err := updateImage(bctx, e.o.Store, arn, []gen.ImageStatus{gen.ImageStatusPENDING}, func(d *imageDoc) error {
-			d.State = &gen.ImageState{Status: gen.ImageStatusFAILED, Reason: vmNotAvailable}
-			return nil
-		})
-		if errors.Is(err, errStateChanged) {
-			return nil
-		}
-		return err
 	case s == gen.ImageStatusPENDING:
 		_, err := updateImage(bctx, e.o.Store, arn, []gen.ImageStatus{gen.ImageStatusPENDING}, func(d *imageDoc) error {
 			d.State = &gen.ImageState{Status: gen.ImageStatusBUILDING}
@@ -107,18 +117,22 @@ func (e *Engine) build(ctx context.Context, arn string) error {
 	default:
 		return nil
 	}
-	spec, err := b.makeSpec(bctx, d, a)
+	var stages []stage
+	if d.Type == gen.ImageTypeAMI {
+		stages, err = b.vmStages(bctx, d, a)
+	} else {
+		stages, err = b.containerStages(bctx, d, a)
+	}
 	if err != nil {
 		return b.finish(bctx, ctx, nil, err)
 	}
-	b.spec = spec
 	if ic := d.InfrastructureConfiguration; ic != nil && ic.Logging != nil {
 		b.s3Logs = ic.Logging.S3Logs
 	}
 	if d.cancelRequested() {
 		return b.finish(bctx, ctx, nil, errCancelled)
 	}
-	for _, st := range containerStages() {
+	for _, st := range stages {
 		x, err := b.runStage(bctx, st)
 		if err != nil {
 			return b.finish(bctx, ctx, x, err)
@@ -127,13 +141,14 @@ func (e *Engine) build(ctx context.Context, arn string) error {
 	return b.finish(bctx, ctx, nil, nil)
 }
 
-func (b *imageBuild) makeSpec(ctx context.Context, d *imageDoc, a imageARN) (containerbuild.Spec, error) {
+// containerStages returns the stages of a container build of d.
+func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageARN) ([]stage, error) {
 	if d.ContainerRecipe == nil {
-		return containerbuild.Spec{}, errors.New("the image has no container recipe")
+		return nil, errors.New("the image has no container recipe")
 	}
 	in, err := b.e.o.Inputs.Container(ctx, b.arn)
 	if err != nil {
-		return containerbuild.Spec{}, fmt.Errorf("resolving the build inputs: %w", err)
+		return nil, fmt.Errorf("resolving the build inputs: %w", err)
 	}
 	tests := true
 	if c := d.ImageTestsConfiguration; c != nil && c.ImageTestsEnabled != nil {
@@ -141,7 +156,7 @@ func (b *imageBuild) makeSpec(ctx context.Context, d *imageDoc, a imageARN) (con
 	}
 	sum := sha256.Sum256([]byte(b.arn))
 	key := hex.EncodeToString(sum[:])
-	return containerbuild.Spec{
+	s := containerbuild.Spec{
 		ImageARN: b.arn, Version: a.Version, Build: a.Build,
 		Recipe: d.ContainerRecipe, Components: in.Components, ParentRef: in.ParentRef,
 		TestsEnabled:    tests,
@@ -149,7 +164,10 @@ func (b *imageBuild) makeSpec(ctx context.Context, d *imageDoc, a imageARN) (con
 		GoldsmithBinary: b.e.o.GoldsmithBinary,
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:          filepath.Join(b.e.o.LogRoot, key),
-	}, nil
+	}
+	b.scratch, b.logDir = s.ScratchDir, s.LogDir
+	b.cleanup = func(ctx context.Context) error { return containerbuild.Cleanup(ctx, s) }
+	return containerStages(s), nil
 }
 
 // runStage runs one stage unless an execution of it completed before. It
@@ -197,7 +215,7 @@ func (b *imageBuild) runStage(ctx context.Context, st stage) (*execLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := st.run(ctx, b.spec, x.on)
+	res, err := st.run(ctx, x.on)
 	if werr := x.writeErr(); werr != nil && err == nil {
 		err = werr
 	}
@@ -221,20 +239,35 @@ func (b *imageBuild) workflowARN(st stage) string {
 	return "arn:aws:imagebuilder:" + b.region + ":aws:workflow/" + st.workflow
 }
 
-// integrate records what the distribution produced: the image URIs, the OS
-// version and the packages (INTEGRATING).
-func (b *imageBuild) integrate(ctx context.Context, res *containerbuild.DistributeResult) error {
+// integrate records what a stage produced: the build's OS version and
+// packages, and the distribution's outputs (INTEGRATING).
+func (b *imageBuild) integrate(ctx context.Context, res *stageResult) error {
 	_, err := updateImage(ctx, b.e.o.Store, b.arn, runningStates(), func(d *imageDoc) error {
-		d.State = &gen.ImageState{Status: gen.ImageStatusINTEGRATING}
-		d.OutputResources = &gen.OutputResources{Containers: []gen.Container{{Region: b.region, ImageUris: res.ImageURIs}}}
-		if res.OSVersion != "" {
-			d.OsVersion = res.OSVersion
+		var pkgs []containerbuild.Package
+		switch {
+		case res.container != nil:
+			r := res.container
+			d.State = &gen.ImageState{Status: gen.ImageStatusINTEGRATING}
+			d.OutputResources = &gen.OutputResources{Containers: []gen.Container{{Region: b.region, ImageUris: r.ImageURIs}}}
+			if r.OSVersion != "" {
+				d.OsVersion = r.OSVersion
+			}
+			pkgs = r.Packages
+		case res.vm != nil:
+			d.State = &gen.ImageState{Status: gen.ImageStatusINTEGRATING}
+			d.OutputResources = &gen.OutputResources{Amis: res.vm.AMIs}
+			return nil
+		case res.vmBuild != nil:
+			if res.vmBuild.OSVersion != "" {
+				d.OsVersion = res.vmBuild.OSVersion
+			}
+			pkgs = res.vmBuild.Packages
 		}
-		pkgs := make([]gen.ImagePackage, 0, len(res.Packages))
-		for _, p := range res.Packages {
-			pkgs = append(pkgs, gen.ImagePackage{PackageName: p.Name, PackageVersion: p.Version})
+		out := make([]gen.ImagePackage, 0, len(pkgs))
+		for _, p := range pkgs {
+			out = append(out, gen.ImagePackage{PackageName: p.Name, PackageVersion: p.Version})
 		}
-		return d.setExtra(keyPackages, pkgs)
+		return d.setExtra(keyPackages, out)
 	})
 	return err
 }
@@ -272,8 +305,8 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 		}
 	}
 	b.uploadLogs(wctx)
-	if b.spec.ScratchDir != "" {
-		if cerr := containerbuild.Cleanup(wctx, b.spec); cerr != nil {
+	if b.cleanup != nil && !b.keepForDebug(wctx, status) {
+		if cerr := b.cleanup(wctx); cerr != nil {
 			b.e.log.WarnContext(wctx, "removing the build's scratch directory", "arn", b.arn, "err", cerr)
 		}
 	}
@@ -311,7 +344,7 @@ func (e *Engine) target(region string, in *ContainerInputs) containerbuild.Targe
 // A failed upload is logged; it does not change the image's outcome.
 func (b *imageBuild) uploadLogs(ctx context.Context) {
 	l := b.s3Logs
-	if l == nil || l.S3BucketName == "" || b.e.o.UploadLogs == nil || b.spec.LogDir == "" {
+	if l == nil || l.S3BucketName == "" || b.e.o.UploadLogs == nil || b.logDir == "" {
 		return
 	}
 	a, err := parseImageARN(b.arn)
@@ -319,7 +352,7 @@ func (b *imageBuild) uploadLogs(ctx context.Context) {
 		return
 	}
 	prefix := path.Join(l.S3KeyPrefix, a.Name, a.Version, a.Build)
-	n, err := b.e.o.UploadLogs(ctx, l.S3BucketName, prefix, b.spec.LogDir)
+	n, err := b.e.o.UploadLogs(ctx, l.S3BucketName, prefix, b.logDir)
 	if err != nil {
 		b.e.log.WarnContext(ctx, "uploading build logs to S3 failed", "arn", b.arn, "bucket", l.S3BucketName, "err", err)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/engine/containerbuild"
 	"github.com/goldsmith/goldsmith/internal/instance/container"
+	"github.com/goldsmith/goldsmith/internal/instance/vm"
 	"github.com/goldsmith/goldsmith/internal/store"
 )
 
@@ -34,6 +35,7 @@ type ContainerInputs struct {
 // Inputs resolves the inputs of a build.
 type Inputs interface {
 	Container(ctx context.Context, imageARN string) (*ContainerInputs, error)
+	VM(ctx context.Context, imageARN string) (*VMInputs, error)
 }
 
 // Options configure an Engine.
@@ -54,6 +56,8 @@ type Options struct {
 	// UploadLogs copies a finished build's log directory to S3 when the
 	// infrastructure configuration names logging.s3Logs (nil: not uploaded).
 	UploadLogs func(ctx context.Context, bucket, prefix, dir string) (int, error)
+	// VM configures VM image builds and disk imports.
+	VM VMOptions
 }
 
 // Registry is an external OCI registry standing in for a region's ECR.
@@ -127,6 +131,14 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 func (e *Engine) Start(ctx context.Context) error {
 	if err := container.Cleanup(ctx, e.o.ScratchRoot); err != nil {
 		e.log.WarnContext(ctx, "cleaning up sandboxes left by the previous run", "err", err)
+	}
+	if err := vm.Cleanup(e.o.ScratchRoot, e.log); err != nil {
+		e.log.WarnContext(ctx, "stopping build instances left by the previous run", "err", err)
+	}
+	if a := e.o.VM.Services.AMIs; a != nil {
+		if err := a.Sweep(); err != nil {
+			e.log.WarnContext(ctx, "removing half-stored images", "err", err)
+		}
 	}
 	if err := e.enqueueWaiting(ctx, true); err != nil {
 		return fmt.Errorf("engine start: %w", err)

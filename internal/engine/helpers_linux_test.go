@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -49,6 +50,10 @@ func (f *fakeInputs) Container(ctx context.Context, arn string) (*ContainerInput
 	}
 	in := f.in
 	return &in, nil
+}
+
+func (f *fakeInputs) VM(ctx context.Context, arn string) (*VMInputs, error) {
+	return nil, errors.New("no VM inputs in the engine tests")
 }
 
 // testEnv is one test's store, registry (base pushed as base:latest) and

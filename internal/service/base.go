@@ -7,15 +7,20 @@ import (
 	"sort"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/artifact/amistore"
 	"github.com/goldsmith/goldsmith/internal/store"
 )
 
 // BaseImage is a base image built and pushed by a BaseImageBuilder.
 type BaseImage struct {
 	// URIs are the registry references of the pushed image (by digest
-	// first, then by tag).
+	// first, then by tag) of a container base.
 	URIs      []string
 	OSVersion string
+	// Disk is the standalone qcow2 of a VM base (the service moves it into
+	// the image store), with its virtual size.
+	Disk        string
+	VirtualSize int64
 }
 
 // BaseImageBuilder builds the named base image, tags it with version and
@@ -26,7 +31,13 @@ type BaseImageBuilder interface {
 
 // BaseImageNames are the managed base images goldsmith can build.
 func BaseImageNames() []string {
-	return []string{"busybox-x86-container", "debian-12-x86-container"}
+	return []string{"busybox-x86-container", "debian-12-x86-container", "debian-12-x86"}
+}
+
+// baseAliases are the short names `goldsmith base build` accepts.
+var baseAliases = map[string]string{
+	"busybox-container": "busybox-x86-container", "debian-12-container": "debian-12-x86-container",
+	"debian-12": "debian-12-x86",
 }
 
 // BuildBaseImageInput and BuildBaseImageOutput are the goldsmith extension
@@ -38,7 +49,8 @@ type BuildBaseImageInput struct {
 // BuildBaseImageOutput names the registered image.
 type BuildBaseImageOutput struct {
 	ImageBuildVersionArn string   `json:"imageBuildVersionArn"`
-	ImageUris            []string `json:"imageUris"`
+	ImageUris            []string `json:"imageUris,omitempty"`
+	ImageID              string   `json:"imageId,omitempty"` // the image ID of a VM base
 }
 
 // BuildBaseImage builds a managed base image and registers it, owned by
@@ -48,6 +60,9 @@ func (s *Service) BuildBaseImage(ctx context.Context, in *BuildBaseImageInput) (
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if full, ok := baseAliases[in.Name]; ok {
+		in.Name = full
 	}
 	if !slices.Contains(BaseImageNames(), in.Name) {
 		return nil, invalidValue("name %q is not a base image goldsmith builds; use one of %v", in.Name, BaseImageNames())
@@ -79,18 +94,30 @@ func (s *Service) BuildBaseImage(ctx context.Context, in *BuildBaseImageInput) (
 		OutputResources: &gen.OutputResources{Containers: []gen.Container{{Region: c.Region, ImageUris: built.URIs}}},
 	}
 	a := ARN{Partition: "aws", Region: c.Region, Account: "aws", Type: imgKind, Name: in.Name, Version: version}
+	var amiID string
+	if built.Disk != "" {
+		if amiID, err = s.storeBaseDisk(ctx, c.Region, a, built); err != nil {
+			return nil, err
+		}
+		img.Type = gen.ImageTypeAMI
+		img.OutputResources = &gen.OutputResources{Amis: []gen.Ami{{Region: c.Region, Image: amiID,
+			Name: in.Name + " " + version, AccountId: "aws", State: &gen.ImageState{Status: gen.ImageStatusAVAILABLE}}}}
+	}
 	var arn string
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		arn, _, err = s.storeImage(ctx, tx, managed, a, img, nil, nil, nil)
 		return err
 	})
+	if err != nil && amiID != "" {
+		_ = s.amis.Delete(c.Region, amiID)
+	}
 	if errors.Is(err, errImgBuildTaken) {
 		return nil, apiError(gen.CodeResourceInUse, "base image %s %s is being registered by another request; retry", in.Name, version)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &BuildBaseImageOutput{ImageBuildVersionArn: arn, ImageUris: built.URIs}, nil
+	return &BuildBaseImageOutput{ImageBuildVersionArn: arn, ImageUris: built.URIs, ImageID: amiID}, nil
 }
 
 // nextPatch returns 1.0.0, or the highest stored version with its patch
@@ -109,4 +136,22 @@ func nextPatch(rs []*store.Resource) string {
 	top := vs[len(vs)-1]
 	top.Patch++
 	return top.String()
+}
+
+// storeBaseDisk moves a built VM base disk into the image store under a
+// new image ID, owned by Amazon ("aws"), launchable by everyone.
+func (s *Service) storeBaseDisk(ctx context.Context, region string, a ARN, built *BaseImage) (string, error) {
+	if s.amis == nil {
+		return "", apiError(gen.CodeServiceUnavailable, "this server keeps no machine images")
+	}
+	id, err := amistore.NewID()
+	if err != nil {
+		return "", err
+	}
+	ami := &amistore.AMI{ID: id, Region: region, Owner: "aws", Name: a.Name + " " + a.Version,
+		VirtualSize: built.VirtualSize, OSVersion: built.OSVersion, SourceImage: a.String()}
+	if err := s.amis.Put(ctx, ami, built.Disk, true); err != nil {
+		return "", apiError(gen.CodeService, "storing base image %s: %v", a.Name, err)
+	}
+	return id, nil
 }

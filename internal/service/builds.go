@@ -84,22 +84,8 @@ func (s *Service) Container(ctx context.Context, imageARN string) (*engine.Conta
 			return err
 		}
 		owner := Caller{Account: r.Account, Region: a.Region}
-		for i, cc := range rec.Components {
-			cr, _, err := resolveBuild(ctx, tx, owner, kindComponent, cc.ComponentArn)
-			if err != nil {
-				return fmt.Errorf("components[%d] %s: %w", i, cc.ComponentArn, err)
-			}
-			comp, err := s.componentOf(ctx, cr, true)
-			if err != nil {
-				return err
-			}
-			params := map[string]string{}
-			for _, p := range cc.Parameters {
-				params[p.Name] = strings.Join(p.Value, ",")
-			}
-			out.Components = append(out.Components, containerbuild.Component{
-				ARN: cr.ARN, Name: comp.Name, Type: string(comp.Type), Document: []byte(comp.Data), Parameters: params,
-			})
+		if out.Components, err = s.buildComponents(ctx, tx, owner, rec.Components); err != nil {
+			return err
 		}
 		if out.ParentRef, err = parentReference(ctx, tx, owner, rec.ParentImage); err != nil {
 			return err
@@ -120,6 +106,30 @@ func (s *Service) Container(ctx context.Context, imageARN string) (*engine.Conta
 		return nil, err
 	}
 	return &out, nil
+}
+
+// buildComponents resolves a recipe's components for a build: documents in
+// clear, parameters joined as toe takes them.
+func (s *Service) buildComponents(ctx context.Context, tx store.Tx, owner Caller, ccs []gen.ComponentConfiguration) ([]containerbuild.Component, error) {
+	var out []containerbuild.Component
+	for i, cc := range ccs {
+		cr, _, err := resolveBuild(ctx, tx, owner, kindComponent, cc.ComponentArn)
+		if err != nil {
+			return nil, fmt.Errorf("components[%d] %s: %w", i, cc.ComponentArn, err)
+		}
+		comp, err := s.componentOf(ctx, cr, true)
+		if err != nil {
+			return nil, err
+		}
+		params := map[string]string{}
+		for _, p := range cc.Parameters {
+			params[p.Name] = strings.Join(p.Value, ",")
+		}
+		out = append(out, containerbuild.Component{
+			ARN: cr.ARN, Name: comp.Name, Type: string(comp.Type), Document: []byte(comp.Data), Parameters: params,
+		})
+	}
+	return out, nil
 }
 
 // parentReference turns a recipe's parentImage into a registry reference:

@@ -12,7 +12,8 @@ import (
 
 // Imports (ImportVmImage, ImportDiskImage) are validated and recorded as
 // PENDING images with buildType IMPORT / IMPORT_ISO and imageSource
-// IMPORTED; the import itself runs with the VM engine of a later issue.
+// IMPORTED; the engine runs the import (disk images) or fails it (VM
+// Import/Export tasks, which need EC2).
 //
 // Decision: no AMI ID is reserved in outputResources. An image's
 // outputResources tell clients (and recipes naming a parent by image ID)
@@ -45,6 +46,7 @@ var (
 	imgVMImportTaskID = regexp.MustCompile(`^import-ami-[0-9a-f]{8}(?:[0-9a-f]{9})?$`)
 	imgSlugPattern    = regexp.MustCompile(`^[a-z0-9-_]+$`)
 	imgS3DiskURI      = regexp.MustCompile(`^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*[^/]$`)
+	imgFileDiskURI    = regexp.MustCompile(`^file:///[^\x00]*[^/]$`)
 )
 
 // imgClientError re-labels a validation error as ClientException, the error
@@ -108,8 +110,10 @@ func (s *Service) ImportVmImage(ctx context.Context, in *gen.ImportVmImageReques
 	return &gen.ImportVmImageResponse{ImageArn: arn}, nil
 }
 
-// ImportDiskImage records the import of an ISO disk image as a PENDING
-// image (buildType IMPORT_ISO) built on the given infrastructure.
+// ImportDiskImage records the import of a disk image file (qcow2, raw,
+// VMDK or VHD, from s3:// or the server's file://) as a PENDING image
+// (buildType IMPORT_ISO, as Image Builder reports this operation's images);
+// the engine fetches, checks and stores it (an ISO fails the import).
 func (s *Service) ImportDiskImage(ctx context.Context, in *gen.ImportDiskImageRequest) (*gen.ImportDiskImageResponse, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -125,8 +129,8 @@ func (s *Service) ImportDiskImage(ctx context.Context, in *gen.ImportDiskImageRe
 	default:
 		return nil, apiError(gen.CodeClient, "platform %q must be Linux, Windows or macOS", in.Platform)
 	}
-	if !imgS3DiskURI.MatchString(in.Uri) {
-		return nil, apiError(gen.CodeClient, "uri %q must name the disk image object as s3://<bucket>/<key>", in.Uri)
+	if !imgS3DiskURI.MatchString(in.Uri) && !imgFileDiskURI.MatchString(in.Uri) {
+		return nil, apiError(gen.CodeClient, "uri %q must name the disk image as s3://<bucket>/<key> or file:///<absolute path on the server>", in.Uri)
 	}
 	if in.WindowsConfiguration != nil && platform != gen.PlatformWindows {
 		return nil, apiError(gen.CodeClient, "windowsConfiguration applies to the Windows platform only, not %s", platform)
@@ -158,5 +162,6 @@ func (s *Service) ImportDiskImage(ctx context.Context, in *gen.ImportDiskImageRe
 	if err != nil {
 		return nil, err
 	}
+	s.startBuild(ctx, arn)
 	return &gen.ImportDiskImageResponse{ImageBuildVersionArn: arn}, nil
 }

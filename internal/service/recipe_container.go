@@ -134,12 +134,12 @@ func (s *Service) CreateContainerRecipe(ctx context.Context, in *gen.CreateConta
 	arn, refs, err := s.createRecipe(ctx, c, recipeDraft{
 		kind: kindContainerRecipe, name: in.Name, version: in.SemanticVersion, tags: in.Tags, components: in.Components,
 		body: func(tx store.Tx, arn, version string, created time.Time) ([]byte, error) {
-			info, err := resolveParentImage(ctx, tx, c, "parentImage", in.ParentImage, parent, true)
+			info, err := s.resolveParentImage(ctx, tx, c, "parentImage", in.ParentImage, parent, true)
 			if err != nil {
 				return nil, err
 			}
 			if instanceImage.kind != 0 {
-				if _, err := resolveParentImage(ctx, tx, c, "instanceConfiguration.image", in.InstanceConfiguration.Image, instanceImage, false); err != nil {
+				if _, err := s.resolveParentImage(ctx, tx, c, "instanceConfiguration.image", in.InstanceConfiguration.Image, instanceImage, false); err != nil {
 					return nil, err
 				}
 			}

@@ -36,7 +36,7 @@ func (s *Service) CreateImageRecipe(ctx context.Context, in *gen.CreateImageReci
 	arn, refs, err := s.createRecipe(ctx, c, recipeDraft{
 		kind: kindImageRecipe, name: in.Name, version: in.SemanticVersion, tags: in.Tags, components: in.Components,
 		body: func(tx store.Tx, arn, version string, created time.Time) ([]byte, error) {
-			info, err := resolveParentImage(ctx, tx, c, "parentImage", in.ParentImage, parent, false)
+			info, err := s.resolveParentImage(ctx, tx, c, "parentImage", in.ParentImage, parent, false)
 			if err != nil {
 				return nil, err
 			}

@@ -177,7 +177,7 @@ var recipeUnusableImage = map[gen.ImageStatus]bool{
 // resolveParentImage checks that a specific parent image exists and can be
 // used by the caller; wildcard ARNs and registry references are accepted as
 // they are (resolved at build time).
-func resolveParentImage(ctx context.Context, tx store.Tx, c Caller, field, s string, p parentRef, container bool) (parentImageInfo, error) {
+func (svc *Service) resolveParentImage(ctx context.Context, tx store.Tx, c Caller, field, s string, p parentRef, container bool) (parentImageInfo, error) {
 	var img *store.Resource
 	switch {
 	case p.kind == parentContainer || p.wildcard():
@@ -197,6 +197,13 @@ func resolveParentImage(ctx context.Context, tx store.Tx, c Caller, field, s str
 			return parentImageInfo{}, err
 		}
 		if r == nil {
+			// An image shared by its launch permission (or an imported
+			// disk) is usable without its image resource being readable.
+			if svc.amis != nil && !container {
+				if a, err := svc.amis.Find(c.Region, s); err == nil && a.CanLaunch(c.Account) {
+					return parentImageInfo{platform: gen.PlatformLinux}, nil
+				}
+			}
 			return parentImageInfo{}, invalidValue("%s %q: no registered image with this image ID is visible to account %s in %s", field, s, c.Account, c.Region)
 		}
 		img = r

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/goldsmith/goldsmith/internal/artifact/amistore"
 	"log/slog"
 	"time"
 
@@ -33,6 +34,9 @@ type Options struct {
 	Fetcher Fetcher  // nil: uri is refused
 	// Bases builds managed base images (nil: BuildBaseImage is refused).
 	Bases BaseImageBuilder
+	// AMIs keeps the machine images VM builds start from and produce (nil:
+	// image recipes cannot be built).
+	AMIs *amistore.Store
 
 	// Regions are the sites distributions may target (the server's own
 	// region at least).
@@ -51,6 +55,7 @@ type Service struct {
 	fetcher Fetcher
 	regions []string
 	bases   BaseImageBuilder
+	amis    *amistore.Store
 	builds  Builds
 	now     func() time.Time
 	log     *slog.Logger
@@ -65,7 +70,7 @@ func New(o Options) (*Service, error) {
 	if o.Store == nil {
 		return nil, errors.New("service: Store is required")
 	}
-	s := &Service{st: o.Store, keys: o.Keys, fetcher: o.Fetcher, regions: o.Regions, bases: o.Bases, now: o.Now, log: o.Logger}
+	s := &Service{st: o.Store, keys: o.Keys, fetcher: o.Fetcher, regions: o.Regions, bases: o.Bases, amis: o.AMIs, now: o.Now, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -1,0 +1,146 @@
+package vmbuild
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/goldsmith/goldsmith/internal/agent"
+	"github.com/goldsmith/goldsmith/internal/instance/vm"
+)
+
+// helloTimeout bounds a boot, from QEMU's start to the agent's hello.
+const helloTimeout = 3 * time.Minute
+
+// instance is a running build or test VM with its agent.
+type instance struct {
+	id      string // i- and 17 hex digits
+	dir     string // ScratchDir/<stage>
+	overlay string
+	boot    *bootFiles
+	m       *vm.Machine
+	c       *agent.Client
+	hello   agent.Hello
+}
+
+// newInstanceID returns an EC2-style instance ID.
+func newInstanceID() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return "i-" + hex.EncodeToString(b[:])[:17]
+}
+
+// launch boots a VM from an overlay on base and waits for its agent.
+func launch(ctx context.Context, s Spec, base Disk, stage string, log *slog.Logger) (*instance, error) {
+	if len(base.Secret) > 0 {
+		return nil, errors.New("building from an encrypted image is not supported; distribute an unencrypted copy to build from")
+	}
+	in := &instance{id: newInstanceID(), dir: filepath.Join(s.ScratchDir, stage)}
+	if err := os.RemoveAll(in.dir); err != nil {
+		return nil, fmt.Errorf("clearing %s: %w", in.dir, err)
+	}
+	boot, err := prepareBoot(ctx, base, s.GoldsmithBinary, filepath.Join(in.dir, "boot"), s.Network)
+	if err != nil {
+		return nil, err
+	}
+	in.boot = boot
+	in.overlay = filepath.Join(in.dir, "disk.qcow2")
+	size := s.VolumeSize
+	if stage != stageBuild {
+		size = 0
+	}
+	if err := vm.CreateOverlay(ctx, base.Path, base.Format, in.overlay, size, nil); err != nil {
+		return nil, fmt.Errorf("creating the instance's disk: %w", err)
+	}
+	m, err := vm.Start(ctx, vm.Config{
+		Name: stage + " " + in.id, Accel: s.Accel, CPUs: s.CPUs, MemoryMiB: s.MemoryMiB,
+		Drives: []vm.Drive{{Path: in.overlay, Format: "qcow2"}},
+		Kernel: boot.Kernel, Initrd: boot.Initramfs, Append: boot.Append,
+		Network: s.Network, RunDir: filepath.Join(in.dir, "run"), Limit: s.Limit, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the instance: %w", err)
+	}
+	in.m = m
+	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	defer cancel()
+	go func() { // a QEMU that ends before the hello ends the wait
+		select {
+		case <-m.Done():
+			cancel()
+		case <-hctx.Done():
+		}
+	}()
+	conn, err := m.AgentConn(hctx)
+	if err == nil {
+		in.c = agent.NewClient(conn, log)
+		in.hello, err = in.c.Hello(hctx)
+	}
+	if err != nil {
+		in.kill()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("the instance did not start its agent: %w; console:\n%s", err, m.ConsoleTail(15))
+	}
+	return in, nil
+}
+
+// shutdown powers the guest off cleanly and waits for QEMU to end.
+func (in *instance) shutdown(ctx context.Context) error {
+	if err := in.c.Poweroff(ctx); err != nil {
+		in.kill()
+		return fmt.Errorf("powering the instance off: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := in.m.Wait(wctx); err != nil {
+		in.kill()
+		return fmt.Errorf("waiting for the instance to power off: %w", err)
+	}
+	_ = in.c.Close()
+	return nil
+}
+
+// kill ends the VM at once (idempotent).
+func (in *instance) kill() {
+	if in == nil {
+		return
+	}
+	if in.c != nil {
+		_ = in.c.Close()
+	}
+	if in.m != nil {
+		_ = in.m.Kill()
+	}
+}
+
+// keepConsole copies the instance's serial console into the log folder.
+func (in *instance) keepConsole(logDir, stage string) {
+	if in == nil {
+		return
+	}
+	src := filepath.Join(in.dir, "run", "console.log")
+	dst := filepath.Join(logDir, stage, "console.log")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	_, _ = io.Copy(out, f)
+}
