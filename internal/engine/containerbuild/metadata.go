@@ -13,6 +13,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/goldsmith/goldsmith/internal/instance/container"
 )
 
 // Files of the image the metadata comes from (relative to its root).
@@ -25,9 +27,10 @@ const (
 )
 
 // imageMetadata reads the OS version and the installed packages from the
-// image's flattened filesystem.
-func imageMetadata(img v1.Image) (osVersion string, pkgs []Package, err error) {
-	files, err := readImageFiles(img, etcOSRelease, usrOSRelease, dpkgStatus, apkInstalled)
+// image's flattened filesystem (the parent's part from cache when it holds
+// it; cache may be nil).
+func imageMetadata(img v1.Image, cache *container.LayerCache) (osVersion string, pkgs []Package, err error) {
+	files, err := readFilesLayered(img, cache, etcOSRelease, usrOSRelease, dpkgStatus, apkInstalled)
 	if err != nil {
 		return "", nil, err
 	}

@@ -177,7 +177,7 @@ func TestImageMetadata(t *testing.T) {
 	)
 	img = appendLayer(t, img, []tar.Header{{Name: "var/lib/dpkg/status", Typeflag: tar.TypeReg}},
 		[]string{dpkgSample})
-	osv, pkgs, err := imageMetadata(img)
+	osv, pkgs, err := imageMetadata(img, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestImageMetadata(t *testing.T) {
 		t.Errorf("got %q %v", osv, pkgs)
 	}
 	// An image without any of the files.
-	osv, pkgs, err = imageMetadata(testImage(t, []tar.Header{{Name: "bin/sh", Typeflag: tar.TypeReg}}, []string{"x"}))
+	osv, pkgs, err = imageMetadata(testImage(t, []tar.Header{{Name: "bin/sh", Typeflag: tar.TypeReg}}, []string{"x"}), nil)
 	if err != nil || osv != "" || len(pkgs) != 0 {
 		t.Errorf("empty image: %q %v %v", osv, pkgs, err)
 	}
