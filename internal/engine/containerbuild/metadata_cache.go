@@ -32,15 +32,19 @@ func readFilesLayered(img v1.Image, cache *container.LayerCache, names ...string
 	if cache == nil {
 		return readImageFiles(img, names...)
 	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image configuration: %w", err)
+	}
+	dir, n := cache.Longest(cfg.RootFS.DiffIDs)
+	if n == 0 {
+		return readImageFiles(img, names...)
+	}
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("reading the image's layers: %w", err)
 	}
-	dir, n, err := cache.Longest(layers)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
+	if len(layers) != len(cfg.RootFS.DiffIDs) {
 		return readImageFiles(img, names...)
 	}
 	st := fileSet{want: map[string]bool{}, data: map[string][]byte{}, links: map[string]string{}}

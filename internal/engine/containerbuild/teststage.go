@@ -125,8 +125,12 @@ func openImageSandbox(ctx context.Context, img v1.Image, work string, network bo
 	var lower string
 	var n int
 	if cache != nil {
-		if lower, n, err = cache.Longest(layers); err != nil {
-			return nil, err
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("reading the image configuration: %w", err)
+		}
+		if len(cfg.RootFS.DiffIDs) == len(layers) {
+			lower, n = cache.Longest(cfg.RootFS.DiffIDs)
 		}
 	}
 	if n == 0 {

@@ -69,16 +69,12 @@ func NewLayerCache(dir string) (*LayerCache, error) {
 // Dir is the cache's directory.
 func (c *LayerCache) Dir() string { return c.dir }
 
-// ChainID is the OCI chain ID of layers (image-spec config.md): the
-// DiffID of the first, then sha256(parent + " " + DiffID) for each next.
-// An empty chain has the ID "".
-func ChainID(layers []v1.Layer) (string, error) {
+// ChainID is the OCI chain ID of layers given by their DiffIDs (bottom
+// first; image-spec config.md): the first DiffID, then
+// sha256(parent + " " + DiffID) for each next. An empty chain has the ID "".
+func ChainID(diffIDs []v1.Hash) string {
 	var chain string
-	for i, l := range layers {
-		d, err := l.DiffID()
-		if err != nil {
-			return "", fmt.Errorf("layer %d: diff ID: %w", i+1, err)
-		}
+	for _, d := range diffIDs {
 		if chain == "" {
 			chain = d.String()
 			continue
@@ -86,17 +82,29 @@ func ChainID(layers []v1.Layer) (string, error) {
 		sum := sha256.Sum256([]byte(chain + " " + d.String()))
 		chain = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	return chain, nil
+	return chain
+}
+
+func diffIDs(layers []v1.Layer) ([]v1.Hash, error) {
+	out := make([]v1.Hash, len(layers))
+	for i, l := range layers {
+		d, err := l.DiffID()
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: diff ID: %w", i+1, err)
+		}
+		out[i] = d
+	}
+	return out, nil
 }
 
 // Lower returns the directory that holds layers (bottom first) applied in
 // order, unpacking them on a miss. The caller must not write to it.
 func (c *LayerCache) Lower(ctx context.Context, layers []v1.Layer) (string, error) {
-	chain, err := ChainID(layers)
+	ids, err := diffIDs(layers)
 	if err != nil {
 		return "", fmt.Errorf("layer cache: %w", err)
 	}
-	final := c.path(chain)
+	final := c.path(ChainID(ids))
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}
@@ -143,21 +151,18 @@ func (c *LayerCache) fill(ctx context.Context, dir string, layers []v1.Layer) er
 	return nil
 }
 
-// Longest returns the directory of the longest prefix of layers (bottom
-// first) that the cache holds and the prefix's length; ("", 0) when it
-// holds none. It never unpacks anything.
-func (c *LayerCache) Longest(layers []v1.Layer) (string, int, error) {
-	for n := len(layers); n > 0; n-- {
-		chain, err := ChainID(layers[:n])
-		if err != nil {
-			return "", 0, fmt.Errorf("layer cache: %w", err)
-		}
-		dir := c.path(chain)
+// Longest returns the directory of the longest prefix of the layers given
+// by their DiffIDs (bottom first; an image's config.RootFS.DiffIDs) that
+// the cache holds, and the prefix's length; ("", 0) when it holds none. It
+// never unpacks anything.
+func (c *LayerCache) Longest(diffIDs []v1.Hash) (string, int) {
+	for n := len(diffIDs); n > 0; n-- {
+		dir := c.path(ChainID(diffIDs[:n]))
 		if _, err := os.Stat(dir); err == nil {
-			return dir, n, nil
+			return dir, n
 		}
 	}
-	return "", 0, nil
+	return "", 0
 }
 
 // path is the directory of a chain ID.

@@ -77,9 +77,12 @@ func TestLayerCache(t *testing.T) {
 			}
 		}
 		if tc.longestOf != nil {
-			got, n, err := cache.Longest(tc.longestOf)
-			if err != nil || got != dir || n != len(tc.layers) {
-				t.Errorf("%s: Longest = %s, %d, %v; want %s, %d", tc.name, got, n, err, dir, len(tc.layers))
+			ids, err := diffIDs(tc.longestOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, n := cache.Longest(ids); got != dir || n != len(tc.layers) {
+				t.Errorf("%s: Longest = %s, %d; want %s, %d", tc.name, got, n, dir, len(tc.layers))
 			}
 		}
 		dirs[tc.name] = dir
@@ -87,8 +90,12 @@ func TestLayerCache(t *testing.T) {
 	if dirs["two layers"] != dirs["hit"] || dirs["one layer"] == dirs["two layers"] {
 		t.Errorf("directories: %v", dirs)
 	}
-	if _, n, err := cache.Longest([]v1.Layer{other}); n != 0 || err != nil {
-		t.Errorf("Longest of an uncached layer: %d, %v", n, err)
+	ids, err := diffIDs([]v1.Layer{other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, n := cache.Longest(ids); n != 0 {
+		t.Errorf("Longest of an uncached layer: %d", n)
 	}
 }
 
