@@ -38,18 +38,30 @@ type ConvertOptions struct {
 	EncryptIterTime time.Duration
 }
 
+// pbkdfFlake is qemu's LUKS PBKDF benchmark failing because the thread
+// CPU clock did not advance (coarse accounting on some host kernels); a
+// new attempt usually succeeds.
+const pbkdfFlake = "Unable to get accurate CPU usage"
+
 // qemuImg runs qemu-img and returns stdout, or an error with stderr.
 func qemuImg(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "qemu-img", args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	for attempt := 1; ; attempt++ {
+		cmd := exec.CommandContext(ctx, "qemu-img", args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err == nil {
+			return stdout.Bytes(), nil
+		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("qemu-img %s: %w", args[0], ctx.Err())
 		}
-		return nil, fmt.Errorf("qemu-img %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		msg := strings.TrimSpace(stderr.String())
+		if attempt < 5 && strings.Contains(msg, pbkdfFlake) {
+			continue
+		}
+		return nil, fmt.Errorf("qemu-img %s: %w: %s", args[0], err, msg)
 	}
-	return stdout.Bytes(), nil
 }
 
 // writeSecret stores a passphrase in a fresh 0600 file in dir (or the
