@@ -133,6 +133,10 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("vm config: run dir: %w", err)
 	}
 	c.RunDir = abs
+	// sun_path holds 107 bytes plus NUL.
+	if n := len(filepath.Join(abs, AgentSocketName)); n > 107 {
+		return fmt.Errorf("vm config: run dir %s is too long for unix sockets (%d > 107 bytes)", abs, n)
+	}
 	if c.CPUs <= 0 {
 		c.CPUs = 2
 	}
