@@ -71,8 +71,9 @@ const (
 //     devices get no partitions on some hosts, so the host cannot do it);
 //  5. qemu-img convert to Dir/disk.qcow2.
 //
-// The root filesystem and the raw disk are removed on success; the GRUB
-// VM's console log stays in Dir/grub-vm. Needs root, mmdebstrap, sfdisk,
+// The root filesystem (in the background, during step 4), the raw disk and
+// the kernel copy are removed on success; the GRUB VM's console log stays
+// in Dir/grub-vm. Needs root, mmdebstrap, sfdisk,
 // mkfs.ext4, qemu-img and qemu-system-x86_64.
 func DebianDisk(ctx context.Context, o DiskOptions) (*DiskImage, error) {
 	log := o.Logger
@@ -135,6 +136,16 @@ func DebianDisk(ctx context.Context, o DiskOptions) (*DiskImage, error) {
 	}
 
 	var meta *rootfsMeta
+	bootDir := filepath.Join(dir, "boot")
+	// The root filesystem is removed in the background once the disk holds
+	// it (removal is I/O-bound, the GRUB VM CPU-bound); DebianDisk waits
+	// for it before returning, whatever happens.
+	var removed chan error
+	defer func() {
+		if removed != nil {
+			<-removed
+		}
+	}()
 	steps := []struct {
 		name string
 		f    func() error
@@ -156,13 +167,23 @@ func DebianDisk(ctx context.Context, o DiskOptions) (*DiskImage, error) {
 			meta, err = readRootfsMeta(rootfs)
 			return err
 		}},
-		{"mkfs", func() error { return makeRawDisk(ctx, raw, img.VirtualSize, rootfs, img.FSUUID) }},
+		{"mkfs", func() error {
+			if err := makeRawDisk(ctx, raw, img.VirtualSize, rootfs, img.FSUUID); err != nil {
+				return err
+			}
+			if err := copyBootFiles(rootfs, bootDir, meta); err != nil {
+				return err
+			}
+			removed = make(chan error, 1)
+			go func() { removed <- removeRootfs(rootfs) }()
+			return nil
+		}},
 		{"grub-vm", func() error {
 			return installGrub(ctx, grubVM{
 				Accel:   accel,
 				Raw:     raw,
-				Kernel:  filepath.Join(rootfs, meta.Vmlinuz),
-				Initrd:  filepath.Join(rootfs, meta.Initrd),
+				Kernel:  filepath.Join(bootDir, "vmlinuz"),
+				Initrd:  filepath.Join(bootDir, "initrd.img"),
 				FSUUID:  img.FSUUID,
 				RunDir:  filepath.Join(dir, "grub-vm"),
 				Limit:   grubVMLimit,
@@ -177,14 +198,16 @@ func DebianDisk(ctx context.Context, o DiskOptions) (*DiskImage, error) {
 			return nil
 		}},
 		{"cleanup", func() error {
-			if err := detachMountsUnder(rootfs); err != nil {
+			err := <-removed
+			removed = nil
+			if err != nil {
 				return err
-			}
-			if err := os.RemoveAll(rootfs); err != nil {
-				return fmt.Errorf("remove rootfs: %w", err)
 			}
 			if err := os.Remove(raw); err != nil {
 				return fmt.Errorf("remove raw disk: %w", err)
+			}
+			if err := os.RemoveAll(bootDir); err != nil {
+				return fmt.Errorf("remove kernel copy: %w", err)
 			}
 			return nil
 		}},
@@ -280,6 +303,41 @@ func newUUID() (string, error) {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// copyBootFiles copies the kernel and initramfs of the root filesystem to
+// dir/vmlinuz and dir/initrd.img for the GRUB builder VM.
+func copyBootFiles(rootfs, dir string, meta *rootfsMeta) error {
+	r, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return fmt.Errorf("copy kernel: %w", err)
+	}
+	defer r.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("copy kernel: %w", err)
+	}
+	for src, dst := range map[string]string{meta.Vmlinuz: "vmlinuz", meta.Initrd: "initrd.img"} {
+		data, err := r.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("copy kernel: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o644); err != nil {
+			return fmt.Errorf("copy kernel: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeRootfs removes the root filesystem directory, after making sure
+// nothing is mounted below it.
+func removeRootfs(rootfs string) error {
+	if err := detachMountsUnder(rootfs); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(rootfs); err != nil {
+		return fmt.Errorf("remove rootfs: %w", err)
+	}
+	return nil
 }
 
 // runTool runs a host tool, with extra environment and stdin, and returns

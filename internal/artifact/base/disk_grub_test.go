@@ -43,3 +43,22 @@ func TestGrubStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestBootedUp(t *testing.T) {
+	tests := []struct {
+		name, console string
+		want          bool
+	}{
+		{"multi-user", "[  OK  ] Reached target \x1b[0;1;39mmulti-user.target\x1b[0m - Multi-User System.\r\n", true},
+		{"login", "\r\ndebian login: ", true},
+		{"other target", "[  OK  ] Reached target \x1b[0;1;39msysinit.target\x1b[0m\r\n         Starting multi-user.target\r\n", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := bootedUp(tt.console); got != tt.want {
+				t.Fatalf("bootedUp = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
