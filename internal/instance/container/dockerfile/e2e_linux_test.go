@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/goldsmith/goldsmith/internal/instance/container"
 )
 
 // requireSandbox skips when the machine cannot run real sandboxes (root,
@@ -129,9 +131,39 @@ func realBuild(t *testing.T, dockerfile string, o Options) (*Result, error) {
 	return res, err
 }
 
+// withAndWithoutCache runs test twice: base unpacked per build, and base
+// from a layer cache (built twice: a miss, then a hit).
+func withAndWithoutCache(t *testing.T, test func(t *testing.T, o Options)) {
+	t.Run("unpacked", func(t *testing.T) { test(t, Options{}) })
+	t.Run("layer cache", func(t *testing.T) {
+		cache, err := container.NewLayerCache(filepath.Join(t.TempDir(), "cache"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			test(t, Options{LayerCache: cache})
+		}
+		// The builds never wrote into the cached base.
+		entries, _ := os.ReadDir(cache.Dir())
+		if len(entries) != 1 {
+			t.Fatalf("cache holds %d entries", len(entries))
+		}
+		if _, err := os.Lstat(filepath.Join(cache.Dir(), entries[0].Name(), "bin", "vi")); err != nil {
+			t.Errorf("cached base lost /bin/vi: %v", err)
+		}
+		if _, err := os.Lstat(filepath.Join(cache.Dir(), entries[0].Name(), "etc", "marker")); err == nil {
+			t.Error("cached base has the build's /etc/marker")
+		}
+	})
+}
+
 func TestRealBuildMarkerAndWhiteout(t *testing.T) {
+	withAndWithoutCache(t, testRealBuildMarkerAndWhiteout)
+}
+
+func testRealBuildMarkerAndWhiteout(t *testing.T, o Options) {
 	start := time.Now()
-	res, err := realBuild(t, "FROM busybox\nRUN echo built-by-goldsmith > /etc/marker && rm -f /bin/vi\n", Options{})
+	res, err := realBuild(t, "FROM busybox\nRUN echo built-by-goldsmith > /etc/marker && rm -f /bin/vi\n", o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +203,10 @@ func TestRealBuildMarkerAndWhiteout(t *testing.T) {
 }
 
 func TestRealBuildInstructions(t *testing.T) {
+	withAndWithoutCache(t, testRealBuildInstructions)
+}
+
+func testRealBuildInstructions(t *testing.T, o Options) {
 	ctxDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(ctxDir, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -189,7 +225,8 @@ RUN rm /srv/app/hello.txt && mkdir /tmp/later && echo "$LATER" > /tmp/later/x
 CMD ["/bin/cat", "/srv/app/run.txt"]
 `
 	var stdout bytes.Buffer
-	res, err := realBuild(t, df, Options{ContextDir: ctxDir, Stdout: &stdout})
+	o.ContextDir, o.Stdout = ctxDir, &stdout
+	res, err := realBuild(t, df, o)
 	if err != nil {
 		t.Fatal(err)
 	}
