@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -57,8 +56,8 @@ func Init() error {
 	if err := s.mountRoot(); err != nil {
 		return err
 	}
-	if err := copyFile("/proc/self/exe", filepath.Join(rootMount, GuestBinary), 0o755); err != nil {
-		return fmt.Errorf("copying the agent into the image's /run: %w", err)
+	if err := s.bindSelf(filepath.Join(rootMount, GuestBinary)); err != nil {
+		return err
 	}
 	if err := unix.Sethostname([]byte(s.params.Hostname)); err != nil {
 		s.log.Warn("setting the hostname", "err", err)
@@ -296,22 +295,26 @@ func openSerial(dev string, log *slog.Logger) (*os.File, error) {
 	return f, nil
 }
 
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
+// bindSelf makes the running binary visible at dst (on the tmpfs that
+// mountRoot mounts on the image's /run) with a read-only file bind mount:
+// nothing is copied, and commands in the image cannot change the agent.
+func (s *initSystem) bindSelf(dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
 	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
 	if err != nil {
-		return err
+		return fmt.Errorf("creating the agent's mount point %s: %w", dst, err)
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("creating the agent's mount point %s: %w", dst, err)
 	}
-	return out.Close()
+	if err := unix.Mount("/proc/self/exe", dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mounting the agent at %s: %w", dst, err)
+	}
+	s.mounts = append(s.mounts, dst)
+	if err := unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("making the agent's bind mount %s read-only: %w", dst, err)
+	}
+	return nil
 }

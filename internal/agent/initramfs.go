@@ -20,8 +20,8 @@ const (
 	ModulesDir = "/lib/goldsmith/modules"
 	// ModuleOrderFile lists ModulesDir's files, one a line, in load order.
 	ModuleOrderFile = ModulesDir + "/order"
-	// GuestBinary is where Init copies itself inside the image's root (on a
-	// tmpfs: the image's disk is never touched by the agent binary).
+	// GuestBinary is where Init bind-mounts itself (read-only) inside the
+	// image's root, on a tmpfs: the image's disk never holds the agent.
 	GuestBinary = "/run/goldsmith/goldsmith"
 )
 
