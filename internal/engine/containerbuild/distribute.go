@@ -133,17 +133,18 @@ func (s Spec) target() (name.Repository, []string, error) {
 	return repo, tags, nil
 }
 
-// push writes img with its first tag and adds the other tags.
+// push writes img with every tag through one pusher: one connection
+// setup (ping, auth), each blob checked and uploaded once, then one
+// manifest per tag.
 func push(ctx context.Context, target Target, repo name.Repository, tags []string, img v1.Image) error {
-	opts := []remote.Option{remote.WithContext(ctx), target.auth()}
-	first := repo.Tag(tags[0])
-	if err := remote.Write(first, img, opts...); err != nil {
-		return fmt.Errorf("pushing %s: %w", first.Name(), err)
+	p, err := remote.NewPusher(remote.WithContext(ctx), target.auth())
+	if err != nil {
+		return fmt.Errorf("pushing to %s: %w", repo.Name(), err)
 	}
-	for _, t := range tags[1:] {
+	for _, t := range tags {
 		ref := repo.Tag(t)
-		if err := remote.Tag(ref, img, opts...); err != nil {
-			return fmt.Errorf("tagging %s: %w", ref.Name(), err)
+		if err := p.Push(ctx, ref, img); err != nil {
+			return fmt.Errorf("pushing %s: %w", ref.Name(), err)
 		}
 	}
 	return nil
