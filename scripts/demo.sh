@@ -8,7 +8,8 @@ export GOFLAGS=${GOFLAGS:--buildvcs=false}
 PATH=$PATH:/usr/local/go/bin
 
 scripts/deps.sh
-CGO_ENABLED=0 go build -o bin/goldsmith ./cmd/goldsmith # static: builds stage it into images
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith ./cmd/goldsmith # static: builds stage it into images
+go build -o bin/fakes3 ./tools/fakes3 # an in-memory S3-compatible endpoint for the VM image exports
 
 port=${GOLDSMITH_DEMO_PORT:-8600}
 while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
@@ -17,10 +18,21 @@ data=$(mktemp -d)
 log=$data/server.log
 rport=$((port + 1))
 while (exec 3<>/dev/tcp/127.0.0.1/$rport) 2>/dev/null; do rport=$((rport + 1)); done
-bin/goldsmith serve --listen 127.0.0.1:$port --registry-listen 127.0.0.1:$rport --data-dir "$data" >"$log" 2>&1 &
+bin/fakes3 >"$data/fakes3.url" 2>"$data/fakes3.log" &
+s3pid=$!
+for _ in $(seq 50); do [ -s "$data/fakes3.url" ] && break; sleep 0.1; done
+s3url=$(cat "$data/fakes3.url")
+# Embedded defaults, plus where VM images are exported (S3) and a second
+# region to distribute them to.
+cat >"$data/goldsmith.yaml" <<YAML
+regions: [us-east-1, us-west-2]
+s3: {endpoint: "$s3url", region: us-east-1, accessKeyId: demo, secretAccessKey: demo, usePathStyle: true}
+YAML
+bin/goldsmith serve --config "$data/goldsmith.yaml" --listen 127.0.0.1:$port --registry-listen 127.0.0.1:$rport --data-dir "$data" >"$log" 2>&1 &
 server=$!
 cleanup() {
 	kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+	kill "$s3pid" 2>/dev/null && wait "$s3pid" 2>/dev/null || true
 	rm -rf "$data"
 }
 trap cleanup EXIT
@@ -79,4 +91,56 @@ echo "== aws imagebuilder list-workflow-executions"
 ib list-workflow-executions --image-build-version-arn "$image" \
 	--query 'workflowExecutions[].{type:type,status:status,steps:totalStepCount,start:startTime,end:endTime}' --output table
 [ "$status" = AVAILABLE ] || { echo "the build did not succeed" >&2; tail -50 "$log" >&2; exit 1; }
+
+# wait_image ARN: print each new state (and the running step) until final.
+wait_image() {
+	local image=$1 status="" step="" now s
+	for _ in $(seq 1200); do
+		now=$(ib get-image --image-build-version-arn "$image" --query image.state.status --output text)
+		[ "$now" != "$status" ] && printf '   %s  (%ss)\n' "$now" "$SECONDS" && status=$now
+		case $now in AVAILABLE | FAILED | CANCELLED) break ;; esac
+		sleep 0.5
+	done
+	[ "$status" = AVAILABLE ] || {
+		ib get-image --image-build-version-arn "$image" --query image.state.reason --output text >&2
+		tail -50 "$log" >&2
+		exit 1
+	}
+}
+
+echo "== goldsmith base build debian-12 (mmdebstrap from the host's apt mirrors, GRUB, cloud-init; about a minute)"
+bin/goldsmith base build debian-12 --endpoint "$endpoint"
+echo "== a VM image: two build components and a test component on the Debian 12 base"
+vmc1=$(ib create-component --name vm-marker --semantic-version 1.0.0 --platform Linux \
+	--data file://examples/components/vm-marker.yml --query componentBuildVersionArn --output text)
+vmc2=$(ib create-component --name vm-note --semantic-version 1.0.0 --platform Linux \
+	--data file://examples/components/vm-note.yml --query componentBuildVersionArn --output text)
+vmc3=$(ib create-component --name vm-check --semantic-version 1.0.0 --platform Linux \
+	--data file://examples/components/vm-check.yml --query componentBuildVersionArn --output text)
+vmrecipe=$(ib create-image-recipe --name vm-demo --semantic-version 1.0.0 \
+	--parent-image "arn:aws:imagebuilder:us-east-1:aws:image/debian-12-x86/x.x.x" \
+	--components "componentArn=$vmc1" "componentArn=$vmc2" "componentArn=$vmc3" \
+	--query imageRecipeArn --output text)
+aws --endpoint-url "$s3url" s3 mb s3://exports >/dev/null
+vmdist=$(ib create-distribution-configuration --name vm-demo --distributions \
+	'[{"region":"us-east-1","amiDistributionConfiguration":{"name":"vm-demo-{{ imagebuilder:buildDate }}","amiTags":{"team":"demo"}},"s3ExportConfiguration":{"roleName":"local","diskImageFormat":"RAW","s3Bucket":"exports","s3Prefix":"raw"}},
+	  {"region":"us-west-2","amiDistributionConfiguration":{"name":"vm-demo-{{ imagebuilder:buildDate }}"},"s3ExportConfiguration":{"roleName":"local","diskImageFormat":"VMDK","s3Bucket":"exports","s3Prefix":"vmdk"}}]' \
+	--query distributionConfigurationArn --output text)
+echo "== aws imagebuilder create-image (image recipe)"
+vmimage=$(ib create-image --image-recipe-arn "$vmrecipe" --infrastructure-configuration-arn "$infra" \
+	--distribution-configuration-arn "$vmdist" --query imageBuildVersionArn --output text)
+echo "$vmimage"
+SECONDS=0
+wait_image "$vmimage"
+ib get-image --image-build-version-arn "$vmimage" --query 'image.{state:state.status,osVersion:osVersion,amis:outputResources.amis}'
+echo "== steps of the VM build"
+for x in $(ib list-workflow-executions --image-build-version-arn "$vmimage" --query 'workflowExecutions[].workflowExecutionId' --output text); do
+	ib list-workflow-step-executions --workflow-execution-id "$x" \
+		--query 'steps[].{step:name,status:status,start:startTime,end:endTime}' --output table
+done
+exports=${GOLDSMITH_DEMO_EXPORTS:-$PWD/demo-exports}
+mkdir -p "$exports"
+aws --endpoint-url "$s3url" s3 cp --recursive s3://exports "$exports" >/dev/null
+echo "== the exported disks (copied from s3://exports):"
+ls -ls "$exports"/raw/* "$exports"/vmdk/*
 echo "== demo finished"

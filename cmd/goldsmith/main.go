@@ -24,7 +24,7 @@ func main() {
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd(), newBaseCmd())
 	root.AddCommand(newToeCmd())
-	root.AddCommand(newAgentCmd())
+	root.AddCommand(newAgentCmd(), newDebugCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "goldsmith:", err)
 		os.Exit(exitCode(err))

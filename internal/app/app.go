@@ -308,7 +308,8 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 		Store: a.st, QueueDriver: a.cfg.Store.Driver, QueueDSN: dsn, Inputs: svc,
 		RegistryAddr: a.RegistryAddr(), GoldsmithBinary: binary,
 		ScratchRoot: filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
-		MaxBuilds: a.cfg.Build.MaxBuilds, Logger: a.log.With("component", "engine"),
+		LayerCacheDir: filepath.Join(a.cfg.DataDir, "layers"),
+		MaxBuilds:     a.cfg.Build.MaxBuilds, Logger: a.log.With("component", "engine"),
 		Registries: externalRegistries(a.cfg.ECR),
 		UploadLogs: fetcher.UploadDir,
 		VM: engine.VMOptions{

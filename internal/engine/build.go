@@ -154,8 +154,7 @@ func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageAR
 	if c := d.ImageTestsConfiguration; c != nil && c.ImageTestsEnabled != nil {
 		tests = *c.ImageTestsEnabled
 	}
-	sum := sha256.Sum256([]byte(b.arn))
-	key := hex.EncodeToString(sum[:])
+	key := BuildKey(b.arn)
 	s := containerbuild.Spec{
 		ImageARN: b.arn, Version: a.Version, Build: a.Build,
 		Recipe: d.ContainerRecipe, Components: in.Components, ParentRef: in.ParentRef,
@@ -164,10 +163,18 @@ func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageAR
 		GoldsmithBinary: b.e.o.GoldsmithBinary,
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:          filepath.Join(b.e.o.LogRoot, key),
+		LayerCacheDir:   b.e.o.LayerCacheDir,
 	}
 	b.scratch, b.logDir = s.ScratchDir, s.LogDir
 	b.cleanup = func(ctx context.Context) error { return containerbuild.Cleanup(ctx, s) }
 	return containerStages(s), nil
+}
+
+// BuildKey names an image's build directories (scratch and logs): the hex
+// SHA-256 of its ARN.
+func BuildKey(imageARN string) string {
+	sum := sha256.Sum256([]byte(imageARN))
+	return hex.EncodeToString(sum[:])
 }
 
 // runStage runs one stage unless an execution of it completed before. It

@@ -18,8 +18,8 @@ import (
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/engine/containerbuild"
+	"github.com/goldsmith/goldsmith/internal/engine/vmbuild"
 	"github.com/goldsmith/goldsmith/internal/instance/container"
-	"github.com/goldsmith/goldsmith/internal/instance/vm"
 	"github.com/goldsmith/goldsmith/internal/store"
 )
 
@@ -48,8 +48,11 @@ type Options struct {
 	GoldsmithBinary string // static goldsmith binary staged into builds
 	ScratchRoot     string // per-build scratch dirs live below; container.Cleanup runs over it at start
 	LogRoot         string // per-image logs (kept)
-	MaxBuilds       int    // concurrent builds, default 2
-	Logger          *slog.Logger
+	// LayerCacheDir keeps unpacked parent images shared read-only by
+	// container builds ("" = no cache: every build unpacks its parent).
+	LayerCacheDir string
+	MaxBuilds     int // concurrent builds, default 2
+	Logger        *slog.Logger
 	// Registries maps a region to the registry its ECR-style targets push
 	// to; a region without an entry uses the built-in registry.
 	Registries map[string]Registry
@@ -132,7 +135,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := container.Cleanup(ctx, e.o.ScratchRoot); err != nil {
 		e.log.WarnContext(ctx, "cleaning up sandboxes left by the previous run", "err", err)
 	}
-	if err := vm.Cleanup(e.o.ScratchRoot, e.log); err != nil {
+	if err := vmbuild.CleanupAll(e.log); err != nil {
 		e.log.WarnContext(ctx, "stopping build instances left by the previous run", "err", err)
 	}
 	if a := e.o.VM.Services.AMIs; a != nil {

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -25,6 +23,7 @@ type VMInputs struct {
 	WorkingDir             string
 	KeepAgent              bool
 	Network                bool
+	UserData               []byte // decoded userDataOverride
 }
 
 // VMOptions configure VM builds.
@@ -74,13 +73,12 @@ func (b *imageBuild) vmStages(ctx context.Context, d *imageDoc, a imageARN) ([]s
 	if limit <= 0 {
 		limit = buildWallClock
 	}
-	sum := sha256.Sum256([]byte(b.arn))
-	key := hex.EncodeToString(sum[:])
+	key := BuildKey(b.arn)
 	s := vmbuild.Spec{
 		ImageARN: b.arn, Name: a.Name, Version: a.Version, Build: a.Build, Region: a.Region, Account: b.account,
 		Components: in.Components, Parent: vmbuild.Disk{Path: disk, Format: "qcow2"},
 		CPUs: in.CPUs, MemoryMiB: in.MemoryMiB, VolumeSize: in.VolumeSize, TestsEnabled: tests,
-		WorkingDir: in.WorkingDir, KeepAgent: in.KeepAgent, Network: in.Network,
+		WorkingDir: in.WorkingDir, KeepAgent: in.KeepAgent, Network: in.Network, UserData: in.UserData,
 		CollectMeta:   d.EnhancedImageMetadataEnabled == nil || *d.EnhancedImageMetadataEnabled,
 		KeepOnFailure: keepOnFailure, Accel: b.e.o.VM.Accel, Limit: limit,
 		GoldsmithBinary: b.e.o.GoldsmithBinary,

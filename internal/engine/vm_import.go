@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,8 +40,7 @@ func (b *imageBuild) importDisk(bctx, jobCtx context.Context, d *imageDoc) error
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte(b.arn))
-	dir := filepath.Join(b.e.o.ScratchRoot, hex.EncodeToString(sum[:]))
+	dir := filepath.Join(b.e.o.ScratchRoot, BuildKey(b.arn))
 	b.scratch = dir
 	b.cleanup = func(context.Context) error { return os.RemoveAll(dir) }
 	amis, osv, err := b.runImport(bctx, d, dir)

@@ -38,7 +38,8 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s (HTTP %d)", e.Code, 
 // BuildBaseImageOutput is the answer of BuildBaseImage.
 type BuildBaseImageOutput struct {
 	ImageBuildVersionArn string   `json:"imageBuildVersionArn"`
-	ImageUris            []string `json:"imageUris"`
+	ImageUris            []string `json:"imageUris,omitempty"`
+	ImageID              string   `json:"imageId,omitempty"` // VM bases
 }
 
 // BuildBaseImage asks the server to build and register a base image.

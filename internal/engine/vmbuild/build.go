@@ -1,6 +1,7 @@
 package vmbuild
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,6 +73,13 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger
 		return nil, err
 	}
 	res := &BuildResult{OSVersion: in.hello.OSRelease}
+	if len(s.UserData) > 0 {
+		err = st.Run(ctx, "RunUserData", "RunCommand", map[string]string{"instanceId": in.id},
+			func(out map[string]string) (string, error) { return runUserData(ctx, in, s.UserData) })
+		if err != nil {
+			return nil, err
+		}
+	}
 	err = st.Run(ctx, "ApplyBuildComponents", "ExecuteComponents", map[string]string{"instanceId": in.id, "phases": BuildPhases},
 		func(out map[string]string) (string, error) {
 			return runComponents(ctx, s, in, BuildPhases, stageBuild, out)
@@ -285,17 +293,55 @@ func writeBuild(s Spec, r *BuildResult) error {
 	return nil
 }
 
-// Cleanup removes a build's scratch directory, killing what still runs in
-// it.
+// Cleanup removes a build's scratch directory, killing what still runs
+// for it.
 func Cleanup(ctx context.Context, s Spec, log *slog.Logger) error {
 	if s.ScratchDir == "" {
 		return nil
 	}
-	if err := vm.Cleanup(s.ScratchDir, log); err != nil {
+	run := filepath.Dir(RunDir(s.ScratchDir, stageBuild))
+	if err := vm.Cleanup(run, log); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(s.ScratchDir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", s.ScratchDir, err)
+	for _, d := range []string{run, s.ScratchDir} {
+		if err := os.RemoveAll(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", d, err)
+		}
 	}
 	return nil
+}
+
+// userDataPath is where the user data is written in the guest (removed
+// after it ran).
+const userDataPath = "/var/lib/goldsmith-agent/user-data"
+
+// runUserData runs the recipe's user data in the build instance: a script
+// ("#!" first line) is executed as root; cloud-config needs cloud-init,
+// which does not run in build instances, so it is refused with a reason.
+func runUserData(ctx context.Context, in *instance, data []byte) (string, error) {
+	if !bytes.HasPrefix(data, []byte("#!")) {
+		return "", errors.New("userDataOverride must be a script starting with #! (cloud-config user data needs cloud-init, which does not run in goldsmith build instances)")
+	}
+	if err := in.c.WriteFile(ctx, userDataPath, data, 0o700); err != nil {
+		return "", fmt.Errorf("staging the user data: %w", err)
+	}
+	r, err := in.c.Exec(ctx, []string{userDataPath})
+	if err != nil {
+		return "", fmt.Errorf("running the user data: %w", err)
+	}
+	if _, rerr := in.c.Exec(ctx, []string{"rm", "-f", userDataPath}); rerr != nil {
+		return "", fmt.Errorf("removing the user data: %w", rerr)
+	}
+	if r.ExitCode != 0 {
+		return "", fmt.Errorf("the user data exited with code %d: %s", r.ExitCode, tail(r.Stderr, 400))
+	}
+	return "user data ran: " + tail(r.Stdout, 400), nil
+}
+
+// tail returns the last n bytes of b as text.
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
 }

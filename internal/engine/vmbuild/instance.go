@@ -3,7 +3,9 @@ package vmbuild
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +21,41 @@ import (
 // helloTimeout bounds a boot, from QEMU's start to the agent's hello.
 const helloTimeout = 3 * time.Minute
 
+// runRoot holds the instances' QEMU run directories (sockets, console,
+// pid file), away from the scratch directories because unix socket paths
+// are limited to 108 bytes: <runRoot>/<build hash>/<stage>/.
+const runRoot = "/run/goldsmith-vm"
+
+// RunDir returns the QEMU run directory of a build's stage.
+func RunDir(scratchDir, stage string) string {
+	sum := sha256.Sum256([]byte(scratchDir))
+	return filepath.Join(runRoot, hex.EncodeToString(sum[:8]), stage)
+}
+
+// CleanupAll kills every build instance left by a previous server (after
+// a crash); the server must not be running builds.
+func CleanupAll(log *slog.Logger) error {
+	dirs, err := os.ReadDir(runRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("build instances: %w", err)
+	}
+	for _, d := range dirs {
+		if err := vm.Cleanup(filepath.Join(runRoot, d.Name()), log); err != nil {
+			return err
+		}
+		_ = os.RemoveAll(filepath.Join(runRoot, d.Name()))
+	}
+	return nil
+}
+
 // instance is a running build or test VM with its agent.
 type instance struct {
 	id      string // i- and 17 hex digits
 	dir     string // ScratchDir/<stage>
+	runDir  string // RunDir(ScratchDir, stage)
 	overlay string
 	boot    *bootFiles
 	m       *vm.Machine
@@ -42,15 +75,20 @@ func launch(ctx context.Context, s Spec, base Disk, stage string, log *slog.Logg
 	if len(base.Secret) > 0 {
 		return nil, errors.New("building from an encrypted image is not supported; distribute an unencrypted copy to build from")
 	}
-	in := &instance{id: newInstanceID(), dir: filepath.Join(s.ScratchDir, stage)}
-	if err := os.RemoveAll(in.dir); err != nil {
-		return nil, fmt.Errorf("clearing %s: %w", in.dir, err)
+	in := &instance{id: newInstanceID(), dir: filepath.Join(s.ScratchDir, stage), runDir: RunDir(s.ScratchDir, stage)}
+	for _, d := range []string{in.dir, in.runDir} {
+		if err := os.RemoveAll(d); err != nil {
+			return nil, fmt.Errorf("clearing %s: %w", d, err)
+		}
 	}
 	boot, err := prepareBoot(ctx, base, s.GoldsmithBinary, filepath.Join(in.dir, "boot"), s.Network)
 	if err != nil {
 		return nil, err
 	}
 	in.boot = boot
+	if err := saveBoot(in.dir, boot); err != nil {
+		return nil, err
+	}
 	in.overlay = filepath.Join(in.dir, "disk.qcow2")
 	size := s.VolumeSize
 	if stage != stageBuild {
@@ -63,7 +101,7 @@ func launch(ctx context.Context, s Spec, base Disk, stage string, log *slog.Logg
 		Name: stage + " " + in.id, Accel: s.Accel, CPUs: s.CPUs, MemoryMiB: s.MemoryMiB,
 		Drives: []vm.Drive{{Path: in.overlay, Format: "qcow2"}},
 		Kernel: boot.Kernel, Initrd: boot.Initramfs, Append: boot.Append,
-		Network: s.Network, RunDir: filepath.Join(in.dir, "run"), Limit: s.Limit, Logger: log,
+		Network: s.Network, RunDir: in.runDir, Limit: s.Limit, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the instance: %w", err)
@@ -127,7 +165,7 @@ func (in *instance) keepConsole(logDir, stage string) {
 	if in == nil {
 		return
 	}
-	src := filepath.Join(in.dir, "run", "console.log")
+	src := filepath.Join(in.runDir, vm.ConsoleLogName)
 	dst := filepath.Join(logDir, stage, "console.log")
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return
@@ -143,4 +181,40 @@ func (in *instance) keepConsole(logDir, stage string) {
 	}
 	defer out.Close()
 	_, _ = io.Copy(out, f)
+}
+
+// BootFile records, in an instance's directory, how it was booted, so that
+// `goldsmith debug` can boot a kept disk again.
+const BootFile = "boot.json"
+
+// BootRecord is the content of BootFile.
+type BootRecord struct {
+	Kernel, Initramfs, Append string
+	Disk                      string // the instance's overlay
+}
+
+func saveBoot(dir string, b *bootFiles) error {
+	data, err := json.Marshal(BootRecord{Kernel: b.Kernel, Initramfs: b.Initramfs, Append: b.Append,
+		Disk: filepath.Join(dir, "disk.qcow2")})
+	if err != nil {
+		return fmt.Errorf("boot record: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, BootFile), data, 0o600); err != nil {
+		return fmt.Errorf("boot record: %w", err)
+	}
+	return nil
+}
+
+// KeptInstance returns the boot record of the build instance a failed
+// build kept (terminateInstanceOnFailure false) under scratchDir.
+func KeptInstance(scratchDir string) (*BootRecord, error) {
+	data, err := os.ReadFile(filepath.Join(scratchDir, stageBuild, BootFile))
+	if err != nil {
+		return nil, fmt.Errorf("no kept build instance in %s: %w", scratchDir, err)
+	}
+	var r BootRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("reading the boot record: %w", err)
+	}
+	return &r, nil
 }

@@ -153,6 +153,7 @@ func TestFailingComponentNamesTheStep(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s := testSpec(t, parent, Component{Name: "broken", Type: "BUILD", Document: []byte(failingComponent)})
+	s.KeepOnFailure = true
 	_, err := BuildStage(ctx, s, nil, nil)
 	if err == nil {
 		t.Fatal("a failing component must fail the build")
@@ -160,6 +161,19 @@ func TestFailingComponentNamesTheStep(t *testing.T) {
 	for _, want := range []string{"ApplyBuildComponents", `"broken"`, "Fails"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if n := qemuProcessesUnder(filepath.Dir(RunDir(s.ScratchDir, stageBuild))); n != 0 {
+		t.Errorf("%d QEMU processes left after the failure", n)
+	}
+	// terminateInstanceOnFailure false: the disk and how to boot it stay.
+	rec, err := KeptInstance(s.ScratchDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{rec.Disk, rec.Kernel, rec.Initramfs} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("kept file: %v", err)
 		}
 	}
 	if err := Cleanup(ctx, s, nil); err != nil {
@@ -178,7 +192,7 @@ func TestCancelKillsTheInstance(t *testing.T) {
 	s := testSpec(t, parent, Component{Name: "slow", Type: "BUILD", Document: []byte(slow)})
 	go func() {
 		for {
-			if _, err := os.Stat(filepath.Join(s.ScratchDir, stageBuild, "run", "qemu.pid")); err == nil {
+			if _, err := os.Stat(filepath.Join(RunDir(s.ScratchDir, stageBuild), vm.PIDFileName)); err == nil {
 				time.Sleep(8 * time.Second) // booted and running the component
 				cancel()
 				return
@@ -193,7 +207,7 @@ func TestCancelKillsTheInstance(t *testing.T) {
 	if err := Cleanup(context.Background(), s, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n := qemuProcessesUnder(s.ScratchDir); n != 0 {
+	if n := qemuProcessesUnder(filepath.Dir(RunDir(s.ScratchDir, stageBuild))); n != 0 {
 		t.Fatalf("%d QEMU processes left", n)
 	}
 }

@@ -50,11 +50,15 @@ type Spec struct {
 	TestsEnabled   bool
 	WorkingDir     string // recipe workingDirectory (default /tmp)
 	KeepAgent      bool   // systemsManagerAgent.uninstallAfterBuild == false
-	CollectMeta    bool   // enhancedImageMetadataEnabled: record the package list
-	Network        bool   // user-mode networking for the instances
-	KeepOnFailure  bool   // terminateInstanceOnFailure == false
-	Accel          string // kvm | tcg
-	Limit          time.Duration
+	// UserData is the recipe's userDataOverride (decoded): a script the
+	// build instance runs as root before the components, as cloud-init
+	// would at first boot.
+	UserData      []byte
+	CollectMeta   bool   // enhancedImageMetadataEnabled: record the package list
+	Network       bool   // user-mode networking for the instances
+	KeepOnFailure bool   // terminateInstanceOnFailure == false
+	Accel         string // kvm | tcg
+	Limit         time.Duration
 	// GoldsmithBinary is the static goldsmith binary that becomes the
 	// instances' /init.
 	GoldsmithBinary string
