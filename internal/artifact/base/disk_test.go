@@ -172,10 +172,22 @@ func TestDebianDiskBoots(t *testing.T) {
 			t.Errorf("console lacks %q", w)
 		}
 	}
+	// DHCP on the first ethernet: ifup@eth0 succeeds only once dhclient
+	// has a lease (slirp hands out 10.0.2.15); and no unit failed.
+	dhcp := false
 	for _, line := range strings.Split(string(console), "\n") {
-		if strings.Contains(line, "eth0") {
+		switch {
+		case strings.Contains(line, "Started") && strings.Contains(line, "ifup@eth0.service"):
+			dhcp = true
 			t.Logf("console: %s", strings.TrimSpace(line))
+		case strings.Contains(line, "eth0") && strings.Contains(line, "10.0.2."):
+			t.Logf("console: %s", strings.TrimSpace(line))
+		case strings.Contains(line, "FAILED"):
+			t.Errorf("console: %s", strings.TrimSpace(line))
 		}
+	}
+	if !dhcp {
+		t.Errorf("console shows no started ifup@eth0.service (DHCP on eth0)")
 	}
 }
 
