@@ -164,9 +164,16 @@ func TestVMBuildEndToEnd(t *testing.T) {
 	if !strings.Contains(aws.ToString(img.OsVersion), "Debian GNU/Linux 12") {
 		t.Errorf("osVersion = %q", aws.ToString(img.OsVersion))
 	}
-	pkgs := must[*ib.ListImagePackagesOutput](t)(c.ListImagePackages(ctx, &ib.ListImagePackagesInput{ImageBuildVersionArn: created.ImageBuildVersionArn}))
-	if len(pkgs.ImagePackageList) < 50 {
-		t.Errorf("only %d packages recorded", len(pkgs.ImagePackageList))
+	npkgs := 0
+	for p := ib.NewListImagePackagesPaginator(c, &ib.ListImagePackagesInput{ImageBuildVersionArn: created.ImageBuildVersionArn}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		npkgs += len(page.ImagePackageList)
+	}
+	if npkgs < 100 {
+		t.Errorf("only %d packages recorded", npkgs)
 	}
 	exs := must[*ib.ListWorkflowExecutionsOutput](t)(c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: created.ImageBuildVersionArn}))
 	var wfs []string
@@ -249,7 +256,7 @@ func TestVMBuildEndToEnd(t *testing.T) {
 		if err := os.WriteFile(iso, blob, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		imp = must[*ib.ImportDiskImageOutput](t)(c.ImportDiskImage(ctx, &ib.ImportDiskImageInput{Name: aws.String("cd"), SemanticVersion: aws.String("1.0.0"),
+		imp = must[*ib.ImportDiskImageOutput](t)(c.ImportDiskImage(ctx, &ib.ImportDiskImageInput{Name: aws.String("cd-image"), SemanticVersion: aws.String("1.0.0"),
 			Platform: aws.String("Linux"), OsVersion: aws.String("x"), InfrastructureConfigurationArn: aws.String(f.infra), Uri: aws.String("file://" + iso)}))
 		got = waitForImage(ctx, t, c, aws.ToString(imp.ImageBuildVersionArn))
 		if got.State.Status != types.ImageStatusFailed || !strings.Contains(aws.ToString(got.State.Reason), "ISO") {
