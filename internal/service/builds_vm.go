@@ -2,13 +2,12 @@ package service
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
-	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/artifact/amistore"
 	"github.com/goldsmith/goldsmith/internal/engine"
 	"github.com/goldsmith/goldsmith/internal/store"
@@ -66,6 +65,13 @@ func (s *Service) VM(ctx context.Context, imageARN string) (*engine.VMInputs, er
 		if aic := rec.AdditionalInstanceConfiguration; aic != nil && aic.SystemsManagerAgent != nil &&
 			aic.SystemsManagerAgent.UninstallAfterBuild != nil {
 			out.KeepAgent = !*aic.SystemsManagerAgent.UninstallAfterBuild
+		}
+		if aic := rec.AdditionalInstanceConfiguration; aic != nil && aic.UserDataOverride != "" {
+			ud, err := base64.StdEncoding.DecodeString(aic.UserDataOverride)
+			if err != nil {
+				return fmt.Errorf("additionalInstanceConfiguration.userDataOverride is not base64: %w", err)
+			}
+			out.UserData = ud
 		}
 		for _, c := range out.Components {
 			if needsNetwork(c.Document) {
@@ -138,15 +144,4 @@ var networkCommands = regexp.MustCompile(`\b(apt-get|apt|yum|dnf|zypper|apk|curl
 // only then.
 func needsNetwork(doc []byte) bool {
 	return networkModules.Match(doc) || networkCommands.Match(doc)
-}
-
-// imageAMIs decodes the output images of a stored image body.
-func imageAMIs(body []byte) []gen.Ami {
-	var b struct {
-		OutputResources *gen.OutputResources `json:"outputResources"`
-	}
-	if json.Unmarshal(body, &b) != nil || b.OutputResources == nil {
-		return nil
-	}
-	return b.OutputResources.Amis
 }
