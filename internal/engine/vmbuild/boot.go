@@ -31,6 +31,12 @@ type bootFiles struct {
 // network when asked), unless the kernel has them built in.
 var diskModules = []string{"virtio_pci", "virtio_blk"}
 
+// bootKernelArgs are the kernel's own parameters for a build instance.
+// cryptomgr.notests skips the crypto self-tests the kernel runs at boot
+// (about 0.9 s of a 3.5 s boot under TCG; the instance is thrown away and
+// does not need FIPS-style self-checks).
+const bootKernelArgs = "console=ttyS0 panic=-1 quiet cryptomgr.notests"
+
 // prepareBoot reads the kernel and modules out of disk (without mounting
 // it) and writes the boot files into dir.
 func prepareBoot(ctx context.Context, d Disk, goldsmith, dir string, network bool) (*bootFiles, error) {
@@ -114,7 +120,7 @@ func prepareBoot(ctx context.Context, d Disk, goldsmith, dir string, network boo
 	if part != nil {
 		root += strconv.Itoa(part.Number)
 	}
-	b.Append = "console=ttyS0 panic=-1 quiet " + agent.KernelArgs(agent.BootConfig{Root: root, Network: network})
+	b.Append = bootKernelArgs + " " + agent.KernelArgs(agent.BootConfig{Root: root, Network: network})
 	return b, nil
 }
 
