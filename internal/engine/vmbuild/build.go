@@ -73,6 +73,7 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger
 		return nil, err
 	}
 	res := &BuildResult{OSVersion: in.hello.OSRelease}
+	stamp := kernelStamp(ctx, in.c)
 	if len(s.UserData) > 0 {
 		err = st.Run(ctx, "RunUserData", "RunCommand", map[string]string{"instanceId": in.id},
 			func(out map[string]string) (string, error) { return runUserData(ctx, in, s.UserData) })
@@ -121,6 +122,11 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger
 		return nil, err
 	}
 	st.Skip("RunSysPrepScript", "RunSysPrep", "Linux image")
+	if stamp != "" && kernelStamp(ctx, in.c) == stamp {
+		if err := in.keepBoot(s); err != nil {
+			return nil, err
+		}
+	}
 	captured := filepath.Join(s.ScratchDir, capturedFile)
 	err = st.Run(ctx, "CreateOutputAMI", "CreateImage", map[string]string{"instanceId": in.id},
 		func(out map[string]string) (string, error) {

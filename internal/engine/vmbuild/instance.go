@@ -81,7 +81,13 @@ func launch(ctx context.Context, s Spec, base Disk, stage string, log *slog.Logg
 			return nil, fmt.Errorf("clearing %s: %w", d, err)
 		}
 	}
-	boot, err := prepareBoot(ctx, base, s.GoldsmithBinary, filepath.Join(in.dir, "boot"), s.Network)
+	if err := os.MkdirAll(in.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("instance directory: %w", err)
+	}
+	boot, err := reusableBoot(s, stage)
+	if boot == nil || err != nil {
+		boot, err = prepareBoot(ctx, base, s.GoldsmithBinary, filepath.Join(in.dir, "boot"), s.Network)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -217,4 +223,60 @@ func KeptInstance(scratchDir string) (*BootRecord, error) {
 		return nil, fmt.Errorf("reading the boot record: %w", err)
 	}
 	return &r, nil
+}
+
+// The build stage keeps its boot files for the test stage when the guest's
+// kernels did not change during the build (same /boot/vmlinuz-* names,
+// sizes and times), which saves reading them out of the captured disk.
+const keptBootDir = "boot-captured"
+
+// kernelStamp lists the guest's kernels with their sizes and times.
+func kernelStamp(ctx context.Context, c *agent.Client) string {
+	r, err := c.Exec(ctx, []string{"/bin/sh", "-c", "stat -c '%n %s %Y' /boot/vmlinuz-* 2>/dev/null"})
+	if err != nil || r.ExitCode != 0 {
+		return ""
+	}
+	return string(r.Stdout)
+}
+
+// keepBoot copies the instance's boot files (kernel, initramfs, command
+// line) for the test stage.
+func (in *instance) keepBoot(s Spec) error {
+	dst := filepath.Join(s.ScratchDir, keptBootDir)
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return fmt.Errorf("keeping the boot files: %w", err)
+	}
+	b := *in.boot
+	for _, f := range []*string{&b.Kernel, &b.Initramfs} {
+		to := filepath.Join(dst, filepath.Base(*f))
+		if err := os.Link(*f, to); err != nil {
+			return fmt.Errorf("keeping the boot files: %w", err)
+		}
+		*f = to
+	}
+	data, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("keeping the boot files: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "boot.json"), data, 0o600); err != nil {
+		return fmt.Errorf("keeping the boot files: %w", err)
+	}
+	return nil
+}
+
+// reusableBoot returns the boot files the build stage kept, for the test
+// stage (nil when there are none).
+func reusableBoot(s Spec, stage string) (*bootFiles, error) {
+	if stage != stageTest {
+		return nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(s.ScratchDir, keptBootDir, "boot.json"))
+	if err != nil {
+		return nil, nil
+	}
+	var b bootFiles
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, nil
+	}
+	return &b, nil
 }
