@@ -272,7 +272,7 @@ func TestVMBuildEndToEnd(t *testing.T) {
 		if img.State.Status != types.ImageStatusFailed || !strings.Contains(aws.ToString(img.State.Reason), "WriteMarker") {
 			t.Fatalf("failing build ended %s: %q", img.State.Status, aws.ToString(img.State.Reason))
 		}
-		if n := qemuProcesses(); n != 0 {
+		if n := qemuProcesses(f.a.cfg.DataDir); n != 0 {
 			t.Errorf("%d QEMU processes still run after a failed build", n)
 		}
 
@@ -287,7 +287,7 @@ func TestVMBuildEndToEnd(t *testing.T) {
 		if img.State.Status != types.ImageStatusCancelled {
 			t.Fatalf("cancelled build ended %s: %q", img.State.Status, aws.ToString(img.State.Reason))
 		}
-		if n := qemuProcesses(); n != 0 {
+		if n := qemuProcesses(f.a.cfg.DataDir); n != 0 {
 			t.Errorf("%d QEMU processes still run after a cancel", n)
 		}
 	})
@@ -316,12 +316,13 @@ func waitStep(ctx context.Context, t *testing.T, c *ib.Client, arn, name string)
 	t.Fatalf("step %s of %s never started", name, arn)
 }
 
-// qemuProcesses counts running qemu-system processes.
-func qemuProcesses() int {
+// qemuProcesses counts running qemu-system processes whose command line
+// mentions dir (the server's data dir: their disks are there).
+func qemuProcesses(dir string) int {
 	n := 0
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
-		if b, err := os.ReadFile(p); err == nil && bytes.HasPrefix(b, []byte("qemu-system")) {
+		if b, err := os.ReadFile(p); err == nil && bytes.HasPrefix(b, []byte("qemu-system")) && bytes.Contains(b, []byte(dir)) {
 			n++
 		}
 	}
