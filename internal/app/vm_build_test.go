@@ -63,6 +63,7 @@ phases:
             - grep -qx built-by-goldsmith /etc/marker
             - test "$(stat -c %s /opt/blob)" -eq 1024
             - grep -q CreateFile /etc/goldsmith-note
+            - test "$(df -k --output=size / | tail -n 1)" -gt 2800000
 `
 
 // vmFixture is a server with VM builds, an in-process S3 endpoint for
@@ -119,8 +120,12 @@ func (f *vmFixture) recipe(ctx context.Context, t *testing.T, name, parent strin
 		arn := createComponent(t, f.c, name+"-c"+string(rune('a'+i)), "1.0.0", d).ComponentBuildVersionArn
 		comps = append(comps, types.ComponentConfiguration{ComponentArn: arn})
 	}
+	// A 3 GiB root volume on the 2 GiB base: the partition and the file
+	// system grow (the check component tests it).
 	out := must[*ib.CreateImageRecipeOutput](t)(f.c.CreateImageRecipe(ctx, &ib.CreateImageRecipeInput{
-		Name: aws.String(name), SemanticVersion: aws.String("1.0.0"), ParentImage: aws.String(parent), Components: comps}))
+		Name: aws.String(name), SemanticVersion: aws.String("1.0.0"), ParentImage: aws.String(parent), Components: comps,
+		BlockDeviceMappings: []types.InstanceBlockDeviceMapping{{DeviceName: aws.String("/dev/xvda"),
+			Ebs: &types.EbsInstanceBlockDeviceSpecification{VolumeSize: aws.Int32(3)}}}}))
 	return aws.ToString(out.ImageRecipeArn)
 }
 

@@ -96,12 +96,30 @@ func launch(ctx context.Context, s Spec, base Disk, stage string, log *slog.Logg
 		return nil, err
 	}
 	in.overlay = filepath.Join(in.dir, "disk.qcow2")
-	size := s.VolumeSize
-	if stage != stageBuild {
-		size = 0
+	var size int64
+	if stage == stageBuild && s.VolumeSize > 0 {
+		info, err := vm.Inspect(ctx, base.Path)
+		if err != nil {
+			return nil, fmt.Errorf("the parent image: %w", err)
+		}
+		if s.VolumeSize > info.VirtualSize {
+			size = s.VolumeSize
+		}
 	}
 	if err := vm.CreateOverlay(ctx, base.Path, base.Format, in.overlay, size, nil); err != nil {
 		return nil, fmt.Errorf("creating the instance's disk: %w", err)
+	}
+	growPart := 0
+	if size > 0 {
+		n, err := growRootPartition(ctx, in.overlay, size, in.dir)
+		switch {
+		case errors.Is(err, errNoGrow):
+			log.WarnContext(ctx, "the volume is bigger, its root file system keeps its size", "reason", err)
+		case err != nil:
+			return nil, err
+		default:
+			growPart = n
+		}
 	}
 	m, err := vm.Start(ctx, vm.Config{
 		Name: stage + " " + in.id, Accel: s.Accel, CPUs: s.CPUs, MemoryMiB: s.MemoryMiB,
@@ -133,6 +151,12 @@ func launch(ctx context.Context, s Spec, base Disk, stage string, log *slog.Logg
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("the instance did not start its agent: %w; console:\n%s", err, m.ConsoleTail(15))
+	}
+	if growPart > 0 {
+		if err := in.growRootFS(ctx, growPart); err != nil {
+			in.kill()
+			return nil, err
+		}
 	}
 	return in, nil
 }
