@@ -66,6 +66,32 @@ func DistributeStage(ctx context.Context, s Spec, dists []gen.Distribution, buil
 		dists = []gen.Distribution{{Region: s.Region}}
 	}
 	res := &DistributeResult{}
+	// The exports (conversions and uploads) run concurrently with each other
+	// and with the registrations; each export step waits for its own.
+	type exported struct {
+		uri string
+		err error
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exports := make([]chan exported, len(dists))
+	for i, d := range dists {
+		if x := d.S3ExportConfiguration; x != nil {
+			exports[i] = make(chan exported, 1)
+			go func() {
+				uri, err := s.export(ectx, b.Disk, x, i, svc)
+				exports[i] <- exported{uri, err}
+			}()
+		}
+	}
+	defer func() { // wait for every export before the scratch dir may go
+		cancel()
+		for _, ch := range exports {
+			if ch != nil {
+				<-ch
+			}
+		}
+	}()
 	err = st.Run(ctx, "DistributeImage", "DistributeImage", map[string]string{"disk": b.Disk},
 		func(out map[string]string) (string, error) {
 			for _, d := range dists {
@@ -85,7 +111,7 @@ func DistributeStage(ctx context.Context, s Spec, dists []gen.Distribution, buil
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range dists {
+	for i, d := range dists {
 		x := d.S3ExportConfiguration
 		if x == nil {
 			continue
@@ -93,13 +119,19 @@ func DistributeStage(ctx context.Context, s Spec, dists []gen.Distribution, buil
 		name := "ExportImage-" + d.Region
 		err := st.Run(ctx, name, "ExportImage", map[string]string{"format": string(x.DiskImageFormat), "s3Bucket": x.S3Bucket, "s3Prefix": x.S3Prefix},
 			func(out map[string]string) (string, error) {
-				uri, err := s.export(ctx, b.Disk, x, svc)
-				if err != nil {
-					return "", err
+				var e exported
+				select {
+				case e = <-exports[i]:
+					exports[i] <- e // for the deferred wait
+				case <-ctx.Done():
+					return "", ctx.Err()
 				}
-				res.Exports = append(res.Exports, uri)
-				out["uri"] = uri
-				return "exported to " + uri, nil
+				if e.err != nil {
+					return "", e.err
+				}
+				res.Exports = append(res.Exports, e.uri)
+				out["uri"] = e.uri
+				return "exported to " + e.uri, nil
 			})
 		if err != nil {
 			return nil, err
@@ -169,7 +201,7 @@ func (s Spec) register(ctx context.Context, d gen.Distribution, b *BuildResult, 
 }
 
 // export converts the captured disk and uploads it to S3.
-func (s Spec) export(ctx context.Context, disk string, x *gen.S3ExportConfiguration, svc Services) (string, error) {
+func (s Spec) export(ctx context.Context, disk string, x *gen.S3ExportConfiguration, n int, svc Services) (string, error) {
 	f, ok := exportFormats[x.DiskImageFormat]
 	if !ok {
 		return "", fmt.Errorf("s3ExportConfiguration.diskImageFormat %q is not RAW, VMDK or VHD", x.DiskImageFormat)
@@ -177,7 +209,7 @@ func (s Spec) export(ctx context.Context, disk string, x *gen.S3ExportConfigurat
 	if svc.Upload == nil {
 		return "", errors.New("this server has no S3 endpoint configured for exports")
 	}
-	file := filepath.Join(s.ScratchDir, "export."+f.ext)
+	file := filepath.Join(s.ScratchDir, fmt.Sprintf("export-%d.%s", n, f.ext))
 	defer os.Remove(file)
 	if err := vm.Convert(ctx, disk, "qcow2", file, f.format, f.opts); err != nil {
 		return "", fmt.Errorf("converting to %s: %w", x.DiskImageFormat, err)
