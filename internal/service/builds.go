@@ -67,11 +67,7 @@ func (s *Service) Container(ctx context.Context, imageARN string) (*engine.Conta
 	var out engine.ContainerInputs
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		out = engine.ContainerInputs{}
-		r, err := tx.Get(ctx, imageARN)
-		if err != nil {
-			return fmt.Errorf("image %s: %w", imageARN, err)
-		}
-		img, err := imgDecode(r)
+		img, owner, a, err := buildImage(ctx, tx, imageARN)
 		if err != nil {
 			return err
 		}
@@ -79,11 +75,6 @@ func (s *Service) Container(ctx context.Context, imageARN string) (*engine.Conta
 		if rec == nil {
 			return fmt.Errorf("image %s has no container recipe", imageARN)
 		}
-		a, err := ParseARN(imageARN)
-		if err != nil {
-			return err
-		}
-		owner := Caller{Account: r.Account, Region: a.Region}
 		if out.Components, err = s.buildComponents(ctx, tx, owner, rec.Components); err != nil {
 			return err
 		}
@@ -106,6 +97,24 @@ func (s *Service) Container(ctx context.Context, imageARN string) (*engine.Conta
 		return nil, err
 	}
 	return &out, nil
+}
+
+// buildImage reads an image to build, with its owner (account and the
+// image's region) and its parsed ARN.
+func buildImage(ctx context.Context, tx store.Tx, imageARN string) (*gen.Image, Caller, ARN, error) {
+	r, err := tx.Get(ctx, imageARN)
+	if err != nil {
+		return nil, Caller{}, ARN{}, fmt.Errorf("image %s: %w", imageARN, err)
+	}
+	img, err := imgDecode(r)
+	if err != nil {
+		return nil, Caller{}, ARN{}, err
+	}
+	a, err := ParseARN(imageARN)
+	if err != nil {
+		return nil, Caller{}, ARN{}, err
+	}
+	return img, Caller{Account: r.Account, Region: a.Region}, a, nil
 }
 
 // buildComponents resolves a recipe's components for a build: documents in

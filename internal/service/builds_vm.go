@@ -27,11 +27,7 @@ func (s *Service) VM(ctx context.Context, imageARN string) (*engine.VMInputs, er
 	var out engine.VMInputs
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		out = engine.VMInputs{}
-		r, err := tx.Get(ctx, imageARN)
-		if err != nil {
-			return fmt.Errorf("image %s: %w", imageARN, err)
-		}
-		img, err := imgDecode(r)
+		img, owner, _, err := buildImage(ctx, tx, imageARN)
 		if err != nil {
 			return err
 		}
@@ -39,11 +35,6 @@ func (s *Service) VM(ctx context.Context, imageARN string) (*engine.VMInputs, er
 		if rec == nil {
 			return fmt.Errorf("image %s has no image recipe", imageARN)
 		}
-		a, err := ParseARN(imageARN)
-		if err != nil {
-			return err
-		}
-		owner := Caller{Account: r.Account, Region: a.Region}
 		if out.Components, err = s.buildComponents(ctx, tx, owner, rec.Components); err != nil {
 			return err
 		}
