@@ -225,3 +225,60 @@ func qemuProcessesUnder(dir string) int {
 	}
 	return n
 }
+
+const rebootComponent = `name: rebooter
+schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: RebootOnce
+        action: ExecuteBash
+        inputs:
+          commands:
+            - if [ -f /var/lib/rebooted-once ]; then echo after-reboot > /etc/after-reboot; exit 0; fi
+            - touch /var/lib/rebooted-once
+            - exit 194
+      - name: Next
+        action: Reboot
+      - name: Last
+        action: ExecuteBash
+        inputs:
+          commands:
+            - echo done > /etc/all-done
+`
+
+// TestRebootResumes: exit 194 reboots the build instance and re-runs the
+// step; the Reboot module reboots and goes on with the next step; the
+// capture has what ran after both reboots.
+func TestRebootResumes(t *testing.T) {
+	parent := miniDisk(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s := testSpec(t, parent, Component{Name: "rebooter", Type: "BUILD", Document: []byte(rebootComponent)})
+	s.TestsEnabled = false
+	var steps []Step
+	b, err := BuildStage(ctx, s, func(st Step) { steps = append(steps, st) }, nil)
+	if err != nil {
+		t.Fatalf("BuildStage: %v", err)
+	}
+	defer func() { _ = Cleanup(ctx, s, nil) }()
+	for _, st := range steps {
+		if st.Name == "ApplyBuildComponents" && st.Status == "COMPLETED" && st.Outputs["reboots"] != "2" {
+			t.Errorf("reboots = %q, want 2", st.Outputs["reboots"])
+		}
+	}
+	raw, closeRaw, err := vm.RawView(ctx, b.Disk, "qcow2", nil, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRaw()
+	fsys, _, _, err := vm.FindRoot(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"/etc/after-reboot", "/etc/all-done"} {
+		if !fsys.Exists(ctx, f) {
+			t.Errorf("%s is missing: the job did not resume after the reboots", f)
+		}
+	}
+}
