@@ -40,11 +40,11 @@ type VMOptions struct {
 
 // vmStages returns the stages of a VM build of d.
 func (b *imageBuild) vmStages(ctx context.Context, d *imageDoc, a imageARN) ([]stage, error) {
-	if d.ImageRecipe == nil {
-		return nil, fmt.Errorf("the image has no image recipe")
-	}
 	if b.e.o.VM.Services.AMIs == nil {
 		return nil, fmt.Errorf("VM image builds are not configured on this server")
+	}
+	if d.ImageRecipe == nil {
+		return nil, fmt.Errorf("the image has no image recipe")
 	}
 	in, err := b.e.o.Inputs.VM(ctx, b.arn)
 	if err != nil {
