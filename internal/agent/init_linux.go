@@ -225,9 +225,17 @@ func (s *initSystem) reaper() {
 // root tree and powers off or restarts. It returns only on failure.
 func (s *initSystem) shutdown(cmd int) error {
 	s.log.Info("shutting down", "restart", cmd == unix.LINUX_REBOOT_CMD_RESTART)
-	_ = unix.Kill(-1, unix.SIGTERM)
-	time.Sleep(500 * time.Millisecond)
-	_ = unix.Kill(-1, unix.SIGKILL)
+	// Every process but PID 1 gets SIGTERM and up to half a second to
+	// end (kill(-1) fails with ESRCH once none is left), then SIGKILL.
+	if unix.Kill(-1, unix.SIGTERM) == nil {
+		for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
+			if errors.Is(unix.Kill(-1, 0), unix.ESRCH) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = unix.Kill(-1, unix.SIGKILL)
+	}
 	if s.resolv != nil {
 		if err := s.resolv.restore(); err != nil {
 			s.log.Warn("restoring resolv.conf", "err", err)
@@ -235,6 +243,12 @@ func (s *initSystem) shutdown(cmd int) error {
 	}
 	unix.Sync()
 	for _, m := range slices.Backward(s.mounts) {
+		if m != rootMount {
+			// Kernel file systems (proc, sys, dev, run) hold no data:
+			// detach them at once rather than wait for a busy one.
+			_ = unix.Unmount(m, unix.MNT_DETACH)
+			continue
+		}
 		var err error
 		for try := 0; try < 10; try++ {
 			if err = unix.Unmount(m, 0); err == nil || errors.Is(err, unix.EINVAL) {

@@ -314,7 +314,8 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 		UploadLogs: fetcher.UploadDir,
 		VM: engine.VMOptions{
 			Accel: a.accel, Limit: a.cfg.Build.InstanceLimit, Download: fetcher.Download,
-			Services: vmbuild.Services{AMIs: a.amis, Upload: fetcher.UploadFile, Wrap: a.keys.Encrypt},
+			BootCacheDir: filepath.Join(a.cfg.DataDir, "bootcache"),
+			Services:     vmbuild.Services{AMIs: a.amis, Upload: fetcher.UploadFile, Wrap: a.keys.Encrypt},
 		},
 	})
 	if err != nil {

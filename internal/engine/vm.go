@@ -34,6 +34,8 @@ type VMOptions struct {
 	Services vmbuild.Services
 	// Limit bounds each build instance's life (default 2 h).
 	Limit time.Duration
+	// BootCacheDir keeps the boot files made for parent images.
+	BootCacheDir string
 	// Download copies a file:// or s3:// object to a local file (imports).
 	Download func(ctx context.Context, uri, dst string) error
 }
@@ -81,9 +83,9 @@ func (b *imageBuild) vmStages(ctx context.Context, d *imageDoc, a imageARN) ([]s
 		WorkingDir: in.WorkingDir, KeepAgent: in.KeepAgent, Network: in.Network, UserData: in.UserData,
 		CollectMeta:   d.EnhancedImageMetadataEnabled == nil || *d.EnhancedImageMetadataEnabled,
 		KeepOnFailure: keepOnFailure, Accel: b.e.o.VM.Accel, Limit: limit,
-		GoldsmithBinary: b.e.o.GoldsmithBinary,
-		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
-		LogDir:          filepath.Join(b.e.o.LogRoot, key),
+		GoldsmithBinary: b.e.o.GoldsmithBinary, BootCacheDir: b.e.o.VM.BootCacheDir,
+		ScratchDir: filepath.Join(b.e.o.ScratchRoot, key),
+		LogDir:     filepath.Join(b.e.o.LogRoot, key),
 	}
 	b.scratch, b.logDir, b.keepOnFailure = s.ScratchDir, s.LogDir, keepOnFailure
 	b.cleanup = func(ctx context.Context) error { return vmbuild.Cleanup(ctx, s, b.e.log) }

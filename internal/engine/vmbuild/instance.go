@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/goldsmith/goldsmith/internal/agent"
@@ -86,7 +87,7 @@ func launch(ctx context.Context, s Spec, base Disk, stage string, log *slog.Logg
 	}
 	boot, err := reusableBoot(s, stage)
 	if boot == nil || err != nil {
-		boot, err = prepareBoot(ctx, base, s.GoldsmithBinary, filepath.Join(in.dir, "boot"), s.Network)
+		boot, err = cachedBoot(ctx, s, base, filepath.Join(in.dir, "boot"))
 	}
 	if err != nil {
 		return nil, err
@@ -303,4 +304,83 @@ func reusableBoot(s Spec, stage string) (*bootFiles, error) {
 		return nil, nil
 	}
 	return &b, nil
+}
+
+// bootCacheAge is how long an unused cached boot is kept.
+const bootCacheAge = 7 * 24 * time.Hour
+
+// cachedBoot returns the boot files of base from s.BootCacheDir, making
+// them there (or in dir without a cache) when missing. Stored images never
+// change, so an entry is keyed by the disk's path, size and time, the
+// goldsmith binary's, and the network setting.
+func cachedBoot(ctx context.Context, s Spec, base Disk, dir string) (*bootFiles, error) {
+	if s.BootCacheDir == "" {
+		return prepareBoot(ctx, base, s.GoldsmithBinary, dir, s.Network)
+	}
+	h := sha256.New()
+	for _, f := range []string{base.Path, s.GoldsmithBinary} {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("boot cache: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", f, st.Size(), st.ModTime().UnixNano())
+	}
+	fmt.Fprintf(h, "net=%v", s.Network)
+	final := filepath.Join(s.BootCacheDir, hex.EncodeToString(h.Sum(nil))[:32])
+	if data, err := os.ReadFile(filepath.Join(final, "boot.json")); err == nil {
+		var b bootFiles
+		if json.Unmarshal(data, &b) == nil {
+			now := time.Now()
+			_ = os.Chtimes(final, now, now)
+			return &b, nil
+		}
+	}
+	if err := os.MkdirAll(s.BootCacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("boot cache: %w", err)
+	}
+	pruneBootCache(s.BootCacheDir)
+	tmp, err := os.MkdirTemp(s.BootCacheDir, ".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("boot cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	b, err := prepareBoot(ctx, base, s.GoldsmithBinary, tmp, s.Network)
+	if err != nil {
+		return nil, err
+	}
+	b.Kernel = filepath.Join(final, filepath.Base(b.Kernel))
+	b.Initramfs = filepath.Join(final, filepath.Base(b.Initramfs))
+	data, err := json.Marshal(b)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, "boot.json"), data, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boot cache: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		// Another build made it meanwhile: use theirs.
+		if _, serr := os.Stat(filepath.Join(final, "boot.json")); serr != nil {
+			return nil, fmt.Errorf("boot cache: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// pruneBootCache removes entries unused for bootCacheAge and what an
+// interrupted fill left (older than an hour).
+func pruneBootCache(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		age := time.Since(info.ModTime())
+		if age > bootCacheAge || (strings.HasPrefix(e.Name(), ".tmp-") && age > time.Hour) {
+			_ = os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
 }

@@ -282,3 +282,27 @@ func TestRebootResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestBootCache: the boot files of a parent are made once and then read
+// from the cache.
+func TestBootCache(t *testing.T) {
+	parent := miniDisk(t)
+	ctx := context.Background()
+	s := testSpec(t, parent)
+	s.BootCacheDir = t.TempDir()
+	first, err := cachedBoot(ctx, s, parent, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(first.Kernel, s.BootCacheDir) {
+		t.Fatalf("kernel %s is not in the cache", first.Kernel)
+	}
+	second, err := cachedBoot(ctx, s, parent, t.TempDir())
+	if err != nil || *second != *first {
+		t.Fatalf("second boot = %+v, %v; want the cached %+v", second, err, first)
+	}
+	entries, _ := os.ReadDir(s.BootCacheDir)
+	if len(entries) != 1 {
+		t.Errorf("cache has %d entries, want 1", len(entries))
+	}
+}

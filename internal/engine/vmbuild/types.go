@@ -62,6 +62,9 @@ type Spec struct {
 	// GoldsmithBinary is the static goldsmith binary that becomes the
 	// instances' /init.
 	GoldsmithBinary string
+	// BootCacheDir keeps the boot files (kernel, initramfs) made for
+	// parent images, shared by builds ("" = made for every instance).
+	BootCacheDir string
 	// ScratchDir is owned by this build (overlays, boot files, the capture
 	// until it is registered); Cleanup removes it.
 	ScratchDir string
