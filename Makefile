@@ -18,7 +18,8 @@ bench:
 	scripts/bench.sh
 
 build:
-	CGO_ENABLED=0 go build -o bin/goldsmith ./cmd/goldsmith
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith ./cmd/goldsmith
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith-agent ./cmd/goldsmith-agent
 
 generate:
 	go generate ./...

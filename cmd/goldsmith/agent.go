@@ -8,25 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/goldsmith/goldsmith/internal/agent"
 )
-
-// runAgentInit is PID 1 of a build VM's initramfs: the agent. If it fails,
-// the reason goes to the console and the VM powers off (PID 1 must never
-// exit: that would panic the kernel).
-func runAgentInit() {
-	err := agent.Init()
-	fmt.Fprintln(os.Stderr, "goldsmith agent: fatal:", err)
-	time.Sleep(time.Second)
-	unix.Sync()
-	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
-	select {}
-}
 
 // newAgentCmd is the hidden `goldsmith agent serve` (local mode, for
 // debugging the protocol over a serial port, a pty or a unix socket path).

@@ -7,14 +7,17 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/goldsmith/goldsmith/internal/agent"
+	"github.com/goldsmith/goldsmith/internal/toecli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	if os.Getpid() == 1 && os.Args[0] == "/init" {
-		runAgentInit() // the build VM's PID 1; never returns
+	if agent.IsPID1Init() {
+		agent.RunPID1() // the build VM's PID 1; never returns
 	}
 	root := &cobra.Command{
 		Use:           "goldsmith",
@@ -23,7 +26,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newServeCmd(), newBaseCmd())
-	root.AddCommand(newToeCmd())
+	root.AddCommand(toecli.NewCommand())
 	root.AddCommand(newAgentCmd(), newDebugCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "goldsmith:", err)
@@ -51,4 +54,14 @@ func newVersionCmd() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// firstNonEmpty returns the first of s that is not empty.
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

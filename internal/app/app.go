@@ -314,6 +314,7 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 		UploadLogs: fetcher.UploadDir,
 		VM: engine.VMOptions{
 			Accel: a.accel, Limit: a.cfg.Build.InstanceLimit, Download: fetcher.Download,
+			AgentBinary:  agentBinary(a.cfg.Build.AgentBinary, binary),
 			BootCacheDir: filepath.Join(a.cfg.DataDir, "bootcache"),
 			Services:     vmbuild.Services{AMIs: a.amis, Upload: fetcher.UploadFile, Wrap: a.keys.Encrypt},
 		},
@@ -327,6 +328,19 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 	svc.SetBuilds(eng)
 	a.eng = eng
 	return nil
+}
+
+// agentBinary is the configured agent binary, else goldsmith-agent next to
+// the goldsmith binary when it is there ("" = the goldsmith binary).
+func agentBinary(configured, goldsmith string) string {
+	if configured != "" {
+		return configured
+	}
+	next := filepath.Join(filepath.Dir(goldsmith), "goldsmith-agent")
+	if st, err := os.Stat(next); err == nil && st.Mode().IsRegular() {
+		return next
+	}
+	return ""
 }
 
 // externalRegistries converts the configured ECR stand-ins.

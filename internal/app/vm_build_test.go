@@ -89,7 +89,7 @@ func newVMFixture(ctx context.Context, t *testing.T) *vmFixture {
 	s3cfg := config.S3{Endpoint: fake.URL, Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s", UsePathStyle: true}
 	bin := testsupport.GoldsmithBinary(t)
 	a := startServer(t, func(c *config.Config) {
-		c.Build = config.Build{GoldsmithBinary: bin, Accel: "auto"}
+		c.Build = config.Build{GoldsmithBinary: bin, AgentBinary: testsupport.AgentBinary(t), Accel: "auto"}
 		c.S3 = s3cfg
 	})
 	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(fake.URL), UsePathStyle: true,

@@ -92,6 +92,10 @@ type Build struct {
 	// GoldsmithBinary is the static goldsmith binary staged into builds
 	// (default: the running executable).
 	GoldsmithBinary string `yaml:"goldsmithBinary"`
+	// AgentBinary is the static binary VM build instances boot as /init
+	// (default: goldsmith-agent next to goldsmithBinary when it exists,
+	// else goldsmithBinary).
+	AgentBinary string `yaml:"agentBinary"`
 	// MaxBuilds bounds concurrent builds (default 2).
 	MaxBuilds int `yaml:"maxBuilds"`
 	// Accel is the QEMU accelerator of VM build instances: auto (default:

@@ -21,39 +21,67 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The binary is built once per test binary (a test process).
-var goldsmith struct {
+// staticBinary is one command of the module built once per test binary.
+type staticBinary struct {
 	once sync.Once
-	dir  string
 	path string
 	err  error
+}
+
+// The binaries are built once per test binary (a test process), into dir.
+var (
+	binDir = struct {
+		sync.Mutex
+		path string
+	}{}
+	goldsmith  staticBinary
+	agentBuild staticBinary
+)
+
+// build makes the command pkg (static, stripped) once and returns its path.
+func (b *staticBinary) build(tb testing.TB, pkg, name string) string {
+	tb.Helper()
+	b.once.Do(func() {
+		binDir.Lock()
+		if binDir.path == "" {
+			binDir.path, b.err = os.MkdirTemp("", "goldsmith-bin-")
+		}
+		dir := binDir.path
+		binDir.Unlock()
+		if b.err != nil {
+			return
+		}
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.path, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("building %s: %v\n%s", name, err, out)
+		}
+	})
+	if b.err != nil {
+		tb.Fatal(b.err)
+	}
+	return b.path
 }
 
 // GoldsmithBinary builds cmd/goldsmith with CGO_ENABLED=0 once per test
 // binary and returns its path. Call Cleanup from TestMain.
 func GoldsmithBinary(tb testing.TB) string {
-	tb.Helper()
-	goldsmith.once.Do(func() {
-		if goldsmith.dir, goldsmith.err = os.MkdirTemp("", "goldsmith-bin-"); goldsmith.err != nil {
-			return
-		}
-		goldsmith.path = filepath.Join(goldsmith.dir, "goldsmith")
-		cmd := exec.Command("go", "build", "-o", goldsmith.path, "github.com/goldsmith/goldsmith/cmd/goldsmith")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			goldsmith.err = fmt.Errorf("building goldsmith: %v\n%s", err, out)
-		}
-	})
-	if goldsmith.err != nil {
-		tb.Fatal(goldsmith.err)
-	}
-	return goldsmith.path
+	return goldsmith.build(tb, "github.com/goldsmith/goldsmith/cmd/goldsmith", "goldsmith")
 }
 
-// Cleanup removes what GoldsmithBinary built.
+// AgentBinary builds cmd/goldsmith-agent (the build VMs' /init) like
+// GoldsmithBinary.
+func AgentBinary(tb testing.TB) string {
+	return agentBuild.build(tb, "github.com/goldsmith/goldsmith/cmd/goldsmith-agent", "goldsmith-agent")
+}
+
+// Cleanup removes what GoldsmithBinary and AgentBinary built.
 func Cleanup() {
-	if goldsmith.dir != "" {
-		os.RemoveAll(goldsmith.dir)
+	binDir.Lock()
+	defer binDir.Unlock()
+	if binDir.path != "" {
+		os.RemoveAll(binDir.path)
 	}
 }
 

@@ -89,7 +89,7 @@ func BenchmarkVMBuild(b *testing.B) {
 	// The boot cache is warm, as for every build after the first from a
 	// parent (making it costs about 1.7 s under TCG).
 	cache := b.TempDir()
-	warm := Spec{Parent: parent, GoldsmithBinary: testsupport.GoldsmithBinary(b), BootCacheDir: cache}
+	warm := Spec{Parent: parent, AgentBinary: testsupport.AgentBinary(b), BootCacheDir: cache}
 	if _, err := cachedBoot(context.Background(), warm, parent, b.TempDir()); err != nil {
 		b.Fatal(err)
 	}
@@ -120,8 +120,8 @@ func benchBuild(b *testing.B, parent Disk, accel, bootCache string) map[string]t
 		Version: "1.0.0", Build: "1", Region: "us-east-1", Account: "111111111111",
 		Components: []Component{{Name: "bench", Type: "BUILD", Document: []byte(benchComponent)}},
 		Parent:     parent, CPUs: 2, MemoryMiB: 1024, TestsEnabled: true, Accel: accel, Limit: 10 * time.Minute,
-		GoldsmithBinary: testsupport.GoldsmithBinary(b), BootCacheDir: bootCache,
-		ScratchDir:      filepath.Join(dir, "scratch"), LogDir: filepath.Join(dir, "logs")}
+		AgentBinary: testsupport.AgentBinary(b), BootCacheDir: bootCache,
+		ScratchDir: filepath.Join(dir, "scratch"), LogDir: filepath.Join(dir, "logs")}
 	defer func() { _ = Cleanup(ctx, s, nil) }()
 	amis, err := amistore.Open(filepath.Join(dir, "amis"))
 	if err != nil {
@@ -181,7 +181,7 @@ func benchFloor(b *testing.B, parent Disk, accel string) map[string]time.Duratio
 	dir := b.TempDir()
 	// Kernel and modules are read out of the disk as for a build (not
 	// timed: a cache would do it once per parent).
-	boot, err := prepareBoot(ctx, parent, testsupport.GoldsmithBinary(b), filepath.Join(dir, "boot"), false)
+	boot, err := prepareBoot(ctx, parent, testsupport.AgentBinary(b), filepath.Join(dir, "boot"), false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func TestBootPhases(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := filepath.Join(s.ScratchDir, "phases")
-	b, err := prepareBoot(ctx, parent, s.GoldsmithBinary, filepath.Join(dir, "boot"), false)
+	b, err := prepareBoot(ctx, parent, s.AgentBinary, filepath.Join(dir, "boot"), false)
 	if err != nil {
 		t.Fatal(err)
 	}

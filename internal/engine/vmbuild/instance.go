@@ -315,10 +315,10 @@ const bootCacheAge = 7 * 24 * time.Hour
 // goldsmith binary's, and the network setting.
 func cachedBoot(ctx context.Context, s Spec, base Disk, dir string) (*bootFiles, error) {
 	if s.BootCacheDir == "" {
-		return prepareBoot(ctx, base, s.GoldsmithBinary, dir, s.Network)
+		return prepareBoot(ctx, base, s.AgentBinary, dir, s.Network)
 	}
 	h := sha256.New()
-	for _, f := range []string{base.Path, s.GoldsmithBinary} {
+	for _, f := range []string{base.Path, s.AgentBinary} {
 		st, err := os.Stat(f)
 		if err != nil {
 			return nil, fmt.Errorf("boot cache: %w", err)
@@ -344,7 +344,7 @@ func cachedBoot(ctx context.Context, s Spec, base Disk, dir string) (*bootFiles,
 		return nil, fmt.Errorf("boot cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	b, err := prepareBoot(ctx, base, s.GoldsmithBinary, tmp, s.Network)
+	b, err := prepareBoot(ctx, base, s.AgentBinary, tmp, s.Network)
 	if err != nil {
 		return nil, err
 	}

@@ -67,8 +67,8 @@ func testSpec(t *testing.T, parent Disk, comps ...Component) Spec {
 		Version: "1.0.0", Build: "1", Region: "us-east-1", Account: "111111111111",
 		Components: comps, Parent: parent, CPUs: 1, MemoryMiB: 512, TestsEnabled: true,
 		CollectMeta: true, Accel: "tcg", Limit: 3 * time.Minute,
-		GoldsmithBinary: testsupport.GoldsmithBinary(t),
-		ScratchDir:      filepath.Join(dir, "scratch"), LogDir: filepath.Join(dir, "logs"),
+		AgentBinary: testsupport.AgentBinary(t),
+		ScratchDir:  filepath.Join(dir, "scratch"), LogDir: filepath.Join(dir, "logs"),
 	}
 }
 

@@ -59,9 +59,10 @@ type Spec struct {
 	KeepOnFailure bool   // terminateInstanceOnFailure == false
 	Accel         string // kvm | tcg
 	Limit         time.Duration
-	// GoldsmithBinary is the static goldsmith binary that becomes the
-	// instances' /init.
-	GoldsmithBinary string
+	// AgentBinary is the static binary that becomes the instances' /init
+	// and runs the components: goldsmith-agent (small, fast to start under
+	// emulation) or the goldsmith binary itself.
+	AgentBinary string
 	// BootCacheDir keeps the boot files (kernel, initramfs) made for
 	// parent images, shared by builds ("" = made for every instance).
 	BootCacheDir string

@@ -1,4 +1,6 @@
-package main
+// Package toecli is the `toe` command (validate, run) shared by the
+// goldsmith binary and the small goldsmith-agent binary that build VMs boot.
+package toecli
 
 import (
 	"context"
@@ -46,7 +48,9 @@ const (
 	toeExitReboot  = 194
 )
 
-func newToeCmd() *cobra.Command {
+// NewCommand returns the `toe` command. Its errors carry the AWSTOE exit
+// code (ExitCode() int): 1 failure, 194 reboot requested.
+func NewCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "toe",
 		Short: "Validate and run AWSTOE component documents",
