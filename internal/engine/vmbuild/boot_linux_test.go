@@ -42,7 +42,7 @@ func TestBootTime(t *testing.T) {
 			cancel()
 			t.Fatalf("boot %d: %v", i, err)
 		}
-		t.Cleanup(in.kill)
+		t.Cleanup(func() { in.kill(); _ = os.RemoveAll(filepath.Dir(in.runDir)) })
 		// QEMU writes its pid file before it loads the kernel.
 		st, err := os.Stat(filepath.Join(in.runDir, vm.PIDFileName))
 		if err != nil {
