@@ -123,8 +123,8 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger
 	}
 	st.Skip("RunSysPrepScript", "RunSysPrep", "Linux image")
 	if stamp != "" && kernelStamp(ctx, in.c) == stamp {
-		if err := in.keepBoot(s); err != nil {
-			return nil, err
+		if err := in.keepBoot(s); err != nil { // the test stage reads the capture instead
+			log.WarnContext(ctx, "keeping the boot files for the test stage", "err", err)
 		}
 	}
 	captured := filepath.Join(s.ScratchDir, capturedFile)
