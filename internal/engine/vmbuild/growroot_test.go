@@ -54,3 +54,27 @@ func TestGrowLastPartition(t *testing.T) {
 		})
 	}
 }
+
+// FuzzGrowLastPartition: any sector either is refused or gets a partition
+// that ends exactly at the disk's end.
+func FuzzGrowLastPartition(f *testing.F) {
+	f.Add(mbrWith([3]uint32{0x83, 2048, 4192256}), int64(6291456))
+	f.Add(mbrWith([3]uint32{0x82, 2048, 1000000}, [3]uint32{0x83, 1002048, 3000000}), int64(8000000))
+	f.Add(make([]byte, 512), int64(100))
+	f.Fuzz(func(t *testing.T, sector []byte, total int64) {
+		if len(sector) < 512 || total <= 0 {
+			return
+		}
+		sector = append([]byte(nil), sector[:512]...)
+		n, err := growLastPartition(sector, total)
+		if err != nil {
+			return
+		}
+		e := sector[446+16*(n-1):]
+		start := int64(binary.LittleEndian.Uint32(e[8:]))
+		count := int64(binary.LittleEndian.Uint32(e[12:]))
+		if want := min(total, 1<<32-1); start+count != want {
+			t.Fatalf("partition %d ends at %d, want %d", n, start+count, want)
+		}
+	})
+}
