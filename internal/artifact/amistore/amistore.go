@@ -246,6 +246,39 @@ func (s *Store) Delete(region, id string) error {
 	return nil
 }
 
+// DeleteFrom removes every stored image made from the Image Builder image
+// sourceImage (in any region) and returns how many it removed.
+func (s *Store) DeleteFrom(sourceImage string) (int, error) {
+	regions, err := os.ReadDir(s.root)
+	if err != nil {
+		return 0, fmt.Errorf("amistore: %w", err)
+	}
+	n := 0
+	for _, r := range regions {
+		if !r.IsDir() {
+			continue
+		}
+		ids, err := os.ReadDir(filepath.Join(s.root, r.Name()))
+		if err != nil {
+			return n, fmt.Errorf("amistore: %w", err)
+		}
+		for _, e := range ids {
+			if !ValidID(e.Name()) {
+				continue
+			}
+			a, err := s.Get(r.Name(), e.Name())
+			if err != nil || a.SourceImage != sourceImage {
+				continue
+			}
+			if err := s.Delete(r.Name(), e.Name()); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Sweep removes what an interrupted Put left behind.
 func (s *Store) Sweep() error {
 	regions, err := os.ReadDir(s.root)

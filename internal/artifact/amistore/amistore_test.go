@@ -128,3 +128,29 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("Sweep left %s", left)
 	}
 }
+
+func TestDeleteFrom(t *testing.T) {
+	ctx := context.Background()
+	s, _ := Open(t.TempDir())
+	src := filepath.Join(t.TempDir(), "d.qcow2")
+	if err := os.WriteFile(src, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	put := func(region, source string) string {
+		id, _ := NewID()
+		if err := s.Put(ctx, &AMI{ID: id, Region: region, SourceImage: source}, src, false); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	put("us-east-1", "arn:a")
+	put("us-west-2", "arn:a")
+	keep := put("us-east-1", "arn:b")
+	n, err := s.DeleteFrom("arn:a")
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteFrom = %d, %v; want 2", n, err)
+	}
+	if _, err := s.Get("us-east-1", keep); err != nil {
+		t.Fatalf("another image's AMI was removed: %v", err)
+	}
+}

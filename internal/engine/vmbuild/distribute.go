@@ -65,6 +65,17 @@ func DistributeStage(ctx context.Context, s Spec, dists []gen.Distribution, buil
 	if len(dists) == 0 {
 		dists = []gen.Distribution{{Region: s.Region}}
 	}
+	// Images an earlier, interrupted attempt registered go first; the
+	// images of a distribution that fails go too.
+	if _, err := svc.AMIs.DeleteFrom(s.ImageARN); err != nil {
+		return nil, fmt.Errorf("removing an earlier attempt's images: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_, _ = svc.AMIs.DeleteFrom(s.ImageARN)
+		}
+	}()
 	res := &DistributeResult{}
 	// The exports (conversions and uploads) run concurrently with each other
 	// and with the registrations; each export step waits for its own.
@@ -137,6 +148,7 @@ func DistributeStage(ctx context.Context, s Spec, dists []gen.Distribution, buil
 			return nil, err
 		}
 	}
+	ok = true
 	return res, nil
 }
 

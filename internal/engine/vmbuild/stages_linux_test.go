@@ -2,6 +2,7 @@ package vmbuild
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,6 +143,19 @@ func TestBuildTestDistribute(t *testing.T) {
 	}
 	if fsys.Exists(ctx, "/var/lib/goldsmith-agent") {
 		t.Error("the agent's state was not removed")
+	}
+
+	// A distribution that runs again replaces the earlier attempt's images;
+	// one that fails leaves none.
+	svc.Upload = func(context.Context, string, string, string) error { return errors.New("bucket unreachable") }
+	if _, err := DistributeStage(ctx, s, dists, built, svc, nil); err == nil || !strings.Contains(err.Error(), "bucket unreachable") {
+		t.Fatalf("DistributeStage with a failing upload: %v", err)
+	}
+	if _, err := amis.Get("us-east-1", res.AMIs[0].Image); err == nil {
+		t.Error("the earlier attempt's image is still stored")
+	}
+	if n, _ := amis.DeleteFrom(s.ImageARN); n != 0 {
+		t.Errorf("a failed distribution left %d images", n)
 	}
 	if err := Cleanup(ctx, s, nil); err != nil {
 		t.Fatal(err)
