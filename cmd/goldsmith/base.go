@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
 
@@ -22,8 +23,8 @@ func newBaseCmd() *cobra.Command {
 		ValidArgs: service.BaseImageNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := &extclient.Client{Endpoint: endpoint, Region: region, Credentials: aws.Credentials{
-				AccessKeyID:     firstNonEmpty(os.Getenv("AWS_ACCESS_KEY_ID"), "test"),
-				SecretAccessKey: firstNonEmpty(os.Getenv("AWS_SECRET_ACCESS_KEY"), "test"),
+				AccessKeyID:     cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), "test"),
+				SecretAccessKey: cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), "test"),
 			}}
 			out, err := c.BuildBaseImage(cmd.Context(), args[0])
 			if err != nil {
@@ -34,8 +35,8 @@ func newBaseCmd() *cobra.Command {
 			return enc.Encode(out)
 		},
 	}
-	build.Flags().StringVar(&endpoint, "endpoint", firstNonEmpty(os.Getenv("GOLDSMITH_ENDPOINT"), "http://127.0.0.1:8600"), "goldsmith API endpoint (env GOLDSMITH_ENDPOINT)")
-	build.Flags().StringVar(&region, "region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region to register the image in")
+	build.Flags().StringVar(&endpoint, "endpoint", cmp.Or(os.Getenv("GOLDSMITH_ENDPOINT"), "http://127.0.0.1:8600"), "goldsmith API endpoint (env GOLDSMITH_ENDPOINT)")
+	build.Flags().StringVar(&region, "region", cmp.Or(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"), "region to register the image in")
 	cmd.AddCommand(build)
 	return cmd
 }

@@ -55,13 +55,3 @@ func newVersionCmd() *cobra.Command {
 		},
 	}
 }
-
-// firstNonEmpty returns the first of s that is not empty.
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}

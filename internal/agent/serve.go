@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // ServeOptions configure Serve.
@@ -356,10 +358,8 @@ func osReleaseName(root string) string {
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "PRETTY_NAME="); ok {
-				return strings.Trim(v, `"'`)
-			}
+		if v := osrelease.PrettyName(data); v != "" {
+			return v
 		}
 	}
 	return ""

@@ -12,6 +12,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 	"github.com/goldsmith/goldsmith/internal/artifact/amistore"
 	"github.com/goldsmith/goldsmith/internal/instance/vm"
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // keyImport is the extra key of an imported image's body holding the
@@ -93,12 +94,8 @@ func (b *imageBuild) runImport(ctx context.Context, d *imageDoc, dir string) ([]
 	osv := d.OsVersion
 	if raw, closeRaw, err := vm.RawView(ctx, disk, "qcow2", nil, dir); err == nil {
 		if fs, _, _, err := vm.FindRoot(ctx, raw); err == nil {
-			if data, err := fs.ReadFile(ctx, "/etc/os-release"); err == nil {
-				for _, line := range strings.Split(string(data), "\n") {
-					if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok && osv == "" {
-						osv = strings.Trim(v, `"'`)
-					}
-				}
+			if data, err := fs.ReadFile(ctx, "/etc/os-release"); err == nil && osv == "" {
+				osv = osrelease.PrettyName(data)
 			}
 		}
 		closeRaw()

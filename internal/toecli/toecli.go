@@ -3,6 +3,7 @@
 package toecli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -247,7 +248,7 @@ func runToe(ctx context.Context, cmd *cobra.Command, f toeRunFlags) error {
 		for _, p := range c.Parameters {
 			opts.Parameters[p.Name] = p.Value
 		}
-		opts.ExecutionID = firstNonEmpty(c.ExecutionID, c.ExecutonID)
+		opts.ExecutionID = cmp.Or(c.ExecutionID, c.ExecutonID)
 		opts.LogDirectory, opts.StateDirectory = c.LogDirectory, c.StateDirectory
 		opts.Phases = splitList(c.Phases)
 		f.trace = f.trace || c.Trace
@@ -263,17 +264,17 @@ func runToe(ctx context.Context, cmd *cobra.Command, f toeRunFlags) error {
 	if f.phases != "" {
 		opts.Phases = splitList(f.phases)
 	}
-	opts.ExecutionID = firstNonEmpty(f.executionID, opts.ExecutionID)
-	opts.LogDirectory = firstNonEmpty(f.logDir, opts.LogDirectory, ".")
-	opts.StateDirectory = firstNonEmpty(f.stateDir, opts.StateDirectory)
+	opts.ExecutionID = cmp.Or(f.executionID, opts.ExecutionID)
+	opts.LogDirectory = cmp.Or(f.logDir, opts.LogDirectory, ".")
+	opts.StateDirectory = cmp.Or(f.stateDir, opts.StateDirectory)
 	opts.BlockedModules = splitList(f.blocked)
 	opts.S3.Endpoint, opts.S3.Region, opts.S3.UsePathStyle = f.s3Endpoint, f.s3Region, f.s3PathStyle
 	opts.LoadDocument = docsource.New(
 		artifact.S3Options{Endpoint: f.s3Endpoint, Region: f.s3Region, UsePathStyle: f.s3PathStyle,
 			AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY")},
-		docsource.Server{Endpoint: f.endpoint, Region: firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"),
-			AccessKeyID:     firstNonEmpty(os.Getenv("AWS_ACCESS_KEY_ID"), "test"),
-			SecretAccessKey: firstNonEmpty(os.Getenv("AWS_SECRET_ACCESS_KEY"), "test")},
+		docsource.Server{Endpoint: f.endpoint, Region: cmp.Or(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1"),
+			AccessKeyID:     cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), "test"),
+			SecretAccessKey: cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), "test")},
 	).Load
 	if f.trace {
 		opts.Logger = newTraceLogger(cmd.ErrOrStderr())
@@ -290,7 +291,7 @@ func runToe(ctx context.Context, cmd *cobra.Command, f toeRunFlags) error {
 	}
 	opts.Documents = docs
 	if toe.InRootFS() {
-		if err := toe.EnterRootFS(f.rootfs, opts.LogDirectory, firstNonEmpty(opts.StateDirectory, opts.LogDirectory)); err != nil {
+		if err := toe.EnterRootFS(f.rootfs, opts.LogDirectory, cmp.Or(opts.StateDirectory, opts.LogDirectory)); err != nil {
 			return &toeExit{code: toeExitFailure, err: err}
 		}
 		if opts.WorkDir == "" {
@@ -311,17 +312,8 @@ func runToe(ctx context.Context, cmd *cobra.Command, f toeRunFlags) error {
 }
 
 func stateExists(o toe.RunOptions) bool {
-	_, err := os.Stat(toe.StatePath(firstNonEmpty(o.StateDirectory, o.LogDirectory), o.ExecutionID))
+	_, err := os.Stat(toe.StatePath(cmp.Or(o.StateDirectory, o.LogDirectory), o.ExecutionID))
 	return err == nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // rerunInRootFS re-executes this command inside new namespaces with the

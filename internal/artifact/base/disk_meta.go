@@ -10,6 +10,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // Package is an installed package of an image: its name and version as
@@ -44,7 +46,7 @@ func readRootfsMeta(dir string) (*rootfsMeta, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rootfs metadata: os-release: %w", err)
 	}
-	if m.OSVersion = prettyName(bytes.NewReader(osr)); m.OSVersion == "" {
+	if m.OSVersion = osrelease.PrettyName(osr); m.OSVersion == "" {
 		return nil, fmt.Errorf("rootfs metadata: os-release has no PRETTY_NAME")
 	}
 	if m.Kernel, err = findKernel(r); err != nil {

@@ -2,7 +2,6 @@ package base
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // Names of the managed base images and the images they build from.
@@ -92,7 +93,8 @@ func OSVersion(img v1.Image) (string, error) {
 		}
 		n := strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/")
 		if (n == "etc/os-release" || n == "usr/lib/os-release") && h.Typeflag == tar.TypeReg {
-			if v := prettyName(io.LimitReader(tr, 64<<10)); v != "" {
+			data, _ := io.ReadAll(io.LimitReader(tr, 64<<10))
+			if v := osrelease.PrettyName(data); v != "" {
 				found[n] = v
 			}
 		}
@@ -101,14 +103,4 @@ func OSVersion(img v1.Image) (string, error) {
 		return v, nil
 	}
 	return found["usr/lib/os-release"], nil
-}
-
-func prettyName(r io.Reader) string {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
-			return strings.Trim(v, `"'`)
-		}
-	}
-	return ""
 }

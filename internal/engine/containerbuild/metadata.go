@@ -2,8 +2,6 @@ package containerbuild
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/goldsmith/goldsmith/internal/instance/container"
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // Files of the image the metadata comes from (relative to its root).
@@ -38,7 +37,7 @@ func imageMetadata(img v1.Image, cache *container.LayerCache) (osVersion string,
 	if !ok {
 		osr = files[usrOSRelease]
 	}
-	osVersion = osVersionFrom(parseOSRelease(osr))
+	osVersion = osrelease.OSVersion(osr)
 	if data, ok := files[dpkgStatus]; ok {
 		pkgs = append(pkgs, parseDpkgStatus(data)...)
 	}
@@ -101,53 +100,6 @@ func readImageFiles(img v1.Image, names ...string) (map[string][]byte, error) {
 		}
 	}
 	return out, nil
-}
-
-// parseOSRelease parses os-release(5): KEY=value lines, values optionally
-// quoted with simple backslash escapes; comments and junk are ignored.
-func parseOSRelease(data []byte) map[string]string {
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			continue
-		}
-		out[k] = unquote(v)
-	}
-	return out
-}
-
-func unquote(v string) string {
-	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-		q := v[0]
-		v = v[1 : len(v)-1]
-		if q == '"' {
-			var b strings.Builder
-			for i := 0; i < len(v); i++ {
-				if v[i] == '\\' && i+1 < len(v) {
-					i++
-				}
-				b.WriteByte(v[i])
-			}
-			return b.String()
-		}
-	}
-	return v
-}
-
-// osVersionFrom names the OS as Image Builder's osVersion does:
-// PRETTY_NAME, else NAME and VERSION_ID, else "".
-func osVersionFrom(osr map[string]string) string {
-	if p := strings.TrimSpace(osr["PRETTY_NAME"]); p != "" {
-		return p
-	}
-	return strings.TrimSpace(strings.TrimSpace(osr["NAME"]) + " " + strings.TrimSpace(osr["VERSION_ID"]))
 }
 
 // parseDpkgStatus lists the installed packages of a dpkg status file

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -216,7 +215,7 @@ func (s Spec) runTests(ctx context.Context, sb *container.Sandbox, cfg *v1.Confi
 		Stderr: stderr,
 	})
 	toeLogs := filepath.Join(logs, ToeLogsDir)
-	if err := exportFromRoot(root, path.Join(stagedRootName, "logs"), toeLogs); err != nil {
+	if err := dockerfile.ExportTree(ctx, root, path.Join(stagedRootName, "logs"), toeLogs); err != nil {
 		slog.WarnContext(ctx, "test stage: keeping the toe logs", "err", err)
 	}
 	detailed := latestDetailedOutput(toeLogs)
@@ -263,31 +262,5 @@ func copyIntoRoot(src string, root *os.Root, dst string) error {
 		default:
 			return fmt.Errorf("copying %s: not a regular file or directory", p)
 		}
-	})
-}
-
-// exportFromRoot copies the directories and regular files under dir in root
-// to the host directory out.
-func exportFromRoot(root *os.Root, dir, out string) error {
-	if _, err := root.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return fs.WalkDir(root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, dir), "/")
-		target := filepath.Join(out, filepath.FromSlash(rel))
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type().IsRegular():
-			data, err := root.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, data, 0o644)
-		}
-		return nil
 	})
 }

@@ -96,24 +96,6 @@ func TestTargetTags(t *testing.T) {
 	}
 }
 
-func TestParseOSRelease(t *testing.T) {
-	tests := []struct {
-		in, want string
-	}{
-		{"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n", "Debian GNU/Linux 12 (bookworm)"},
-		{"NAME=Alpine\nVERSION_ID=3.20.1\n", "Alpine 3.20.1"},
-		{"# comment\nNAME='Busy Box'\n", "Busy Box"},
-		{"PRETTY_NAME=\"say \\\"hi\\\"\"\n", `say "hi"`},
-		{"junk\n=x\n", ""},
-		{"", ""},
-	}
-	for _, tc := range tests {
-		if got := osVersionFrom(parseOSRelease([]byte(tc.in))); got != tc.want {
-			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 const dpkgSample = `Package: libc6
 Status: install ok installed
 Priority: optional
@@ -269,19 +251,6 @@ func TestDescribeFailure(t *testing.T) {
 	if got := toeFailure("", staged); got != "" {
 		t.Errorf("no file: %q", got)
 	}
-}
-
-func FuzzParseOSRelease(f *testing.F) {
-	f.Add([]byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n"))
-	f.Add([]byte("NAME='x\\'\nVERSION_ID=\"\\\n"))
-	f.Add([]byte("=\n\"\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		for k := range parseOSRelease(data) {
-			if k == "" || strings.ContainsAny(k, " \t\n") {
-				t.Fatalf("bad key %q", k)
-			}
-		}
-	})
 }
 
 func FuzzParseDpkgStatus(f *testing.F) {

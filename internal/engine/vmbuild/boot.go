@@ -14,6 +14,7 @@ import (
 
 	"github.com/goldsmith/goldsmith/internal/agent"
 	"github.com/goldsmith/goldsmith/internal/instance/vm"
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // bootFiles are what direct kernel boot of a disk needs: the image's own
@@ -54,7 +55,7 @@ func prepareBoot(ctx context.Context, d Disk, goldsmith, dir string, network boo
 	}
 	b := &bootFiles{Kernel: filepath.Join(dir, "vmlinuz"), Initramfs: filepath.Join(dir, "initramfs.cpio")}
 	if osr, err := fs.ReadFile(ctx, "/etc/os-release"); err == nil {
-		b.OSVersion = osReleaseValue(osr, "PRETTY_NAME")
+		b.OSVersion = osrelease.PrettyName(osr)
 	}
 	names, err := fs.ReadDir(ctx, "/boot")
 	if err != nil {
@@ -169,17 +170,4 @@ func notBuiltin(want []string, builtin []byte) []string {
 		}
 	}
 	return out
-}
-
-// osReleaseValue returns a key's (unquoted) value of an os-release file.
-func osReleaseValue(data []byte, key string) string {
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {
-			if u, err := strconv.Unquote(v); err == nil {
-				return u
-			}
-			return strings.Trim(v, `"'`)
-		}
-	}
-	return ""
 }

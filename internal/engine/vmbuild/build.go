@@ -15,6 +15,7 @@ import (
 	"github.com/goldsmith/goldsmith/internal/agent"
 	"github.com/goldsmith/goldsmith/internal/engine/containerbuild"
 	"github.com/goldsmith/goldsmith/internal/instance/vm"
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // Stage names: the scratch sub-directories and log folders.
@@ -106,7 +107,7 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger
 		st.Skip("InventoryCollection", "CollectImageMetadata", "enhancedImageMetadataEnabled is false")
 	}
 	if osr, err := in.c.ReadFile(ctx, "/etc/os-release"); err == nil {
-		if v := osReleaseValue(osr, "PRETTY_NAME"); v != "" {
+		if v := osrelease.PrettyName(osr); v != "" {
 			res.OSVersion = v
 		}
 	}

@@ -130,7 +130,7 @@ func (b *builder) unstage(ctx context.Context, rootfs string) error {
 	defer root.Close()
 	stage := relPath(StagePath)
 	if b.o.LogDir != "" {
-		if err := exportTree(ctx, root, path.Join(stage, stageLogs), b.o.LogDir); err != nil {
+		if err := ExportTree(ctx, root, path.Join(stage, stageLogs), b.o.LogDir); err != nil {
 			return fmt.Errorf("keeping the component logs: %w", err)
 		}
 	}
@@ -140,9 +140,10 @@ func (b *builder) unstage(ctx context.Context, rootfs string) error {
 	return nil
 }
 
-// exportTree copies the directories and regular files under dir in root to
-// the host directory out (symlinks and special files are skipped).
-func exportTree(ctx context.Context, root *os.Root, dir, out string) error {
+// ExportTree copies the directories and regular files under dir in root to
+// the host directory out (symlinks and special files are skipped); a
+// missing dir copies nothing.
+func ExportTree(ctx context.Context, root *os.Root, dir, out string) error {
 	if _, err := root.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
