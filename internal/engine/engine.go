@@ -135,7 +135,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := container.Cleanup(ctx, e.o.ScratchRoot); err != nil {
 		e.log.WarnContext(ctx, "cleaning up sandboxes left by the previous run", "err", err)
 	}
-	if err := vmbuild.CleanupAll(e.log); err != nil {
+	if err := vmbuild.CleanupAll(e.o.ScratchRoot, e.log); err != nil {
 		e.log.WarnContext(ctx, "stopping build instances left by the previous run", "err", err)
 	}
 	if a := e.o.VM.Services.AMIs; a != nil {

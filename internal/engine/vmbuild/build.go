@@ -315,6 +315,7 @@ func Cleanup(ctx context.Context, s Spec, log *slog.Logger) error {
 			return fmt.Errorf("removing %s: %w", d, err)
 		}
 	}
+	_ = os.Remove(filepath.Dir(run)) // the server's run dir, when it was the last build
 	return nil
 }
 

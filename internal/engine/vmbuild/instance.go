@@ -24,19 +24,34 @@ const helloTimeout = 3 * time.Minute
 
 // runRoot holds the instances' QEMU run directories (sockets, console,
 // pid file), away from the scratch directories because unix socket paths
-// are limited to 108 bytes: <runRoot>/<build hash>/<stage>/.
+// are limited to 108 bytes:
+// <runRoot>/<scratch root hash>/<build hash>/<stage>/. The scratch root
+// level keeps servers (and test processes) with different data dirs apart.
 const runRoot = "/run/goldsmith-vm"
 
-// RunDir returns the QEMU run directory of a build's stage.
-func RunDir(scratchDir, stage string) string {
-	sum := sha256.Sum256([]byte(scratchDir))
-	return filepath.Join(runRoot, hex.EncodeToString(sum[:8]), stage)
+// shortHash names a directory by a path, briefly.
+func shortHash(p string) string {
+	sum := sha256.Sum256([]byte(p))
+	return hex.EncodeToString(sum[:6])
 }
 
-// CleanupAll kills every build instance left by a previous server (after
-// a crash); the server must not be running builds.
-func CleanupAll(log *slog.Logger) error {
-	dirs, err := os.ReadDir(runRoot)
+// serverRunDir holds the run directories of the builds under scratchRoot.
+func serverRunDir(scratchRoot string) string {
+	return filepath.Join(runRoot, shortHash(filepath.Clean(scratchRoot)))
+}
+
+// RunDir returns the QEMU run directory of a build's stage; the build's
+// scratch directory sits in the server's scratch root.
+func RunDir(scratchDir, stage string) string {
+	return filepath.Join(serverRunDir(filepath.Dir(filepath.Clean(scratchDir))), shortHash(scratchDir), stage)
+}
+
+// CleanupAll kills every build instance a previous server on scratchRoot
+// left (after a crash); that server must not be running builds. Other
+// servers' instances are not touched.
+func CleanupAll(scratchRoot string, log *slog.Logger) error {
+	root := serverRunDir(scratchRoot)
+	dirs, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -44,10 +59,10 @@ func CleanupAll(log *slog.Logger) error {
 		return fmt.Errorf("build instances: %w", err)
 	}
 	for _, d := range dirs {
-		if err := vm.Cleanup(filepath.Join(runRoot, d.Name()), log); err != nil {
+		if err := vm.Cleanup(filepath.Join(root, d.Name()), log); err != nil {
 			return err
 		}
-		_ = os.RemoveAll(filepath.Join(runRoot, d.Name()))
+		_ = os.RemoveAll(filepath.Join(root, d.Name()))
 	}
 	return nil
 }
