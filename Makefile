@@ -20,6 +20,7 @@ bench:
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith ./cmd/goldsmith
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith-agent ./cmd/goldsmith-agent
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith-runner ./cmd/goldsmith-runner
 
 generate:
 	go generate ./...

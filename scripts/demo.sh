@@ -10,6 +10,7 @@ PATH=$PATH:/usr/local/go/bin
 scripts/deps.sh
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith ./cmd/goldsmith # static: builds stage it into images
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith-agent ./cmd/goldsmith-agent # build VMs' /init
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/goldsmith-runner ./cmd/goldsmith-runner # PID 1 of container build sandboxes
 go build -o bin/fakes3 ./tools/fakes3 # an in-memory S3-compatible endpoint for the VM image exports
 
 port=${GOLDSMITH_DEMO_PORT:-8600}

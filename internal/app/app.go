@@ -307,14 +307,15 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 	eng, err := engine.New(ctx, engine.Options{
 		Store: a.st, QueueDriver: a.cfg.Store.Driver, QueueDSN: dsn, Inputs: svc,
 		RegistryAddr: a.RegistryAddr(), GoldsmithBinary: binary,
-		ScratchRoot: filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
+		RunnerBinary: besideGoldsmith(a.cfg.Build.RunnerBinary, binary, "goldsmith-runner"),
+		ScratchRoot:  filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
 		LayerCacheDir: filepath.Join(a.cfg.DataDir, "layers"),
 		MaxBuilds:     a.cfg.Build.MaxBuilds, Logger: a.log.With("component", "engine"),
 		Registries: externalRegistries(a.cfg.ECR),
 		UploadLogs: fetcher.UploadDir,
 		VM: engine.VMOptions{
 			Accel: a.accel, Limit: a.cfg.Build.InstanceLimit, Download: fetcher.Download,
-			AgentBinary:  agentBinary(a.cfg.Build.AgentBinary, binary),
+			AgentBinary:  besideGoldsmith(a.cfg.Build.AgentBinary, binary, "goldsmith-agent"),
 			BootCacheDir: filepath.Join(a.cfg.DataDir, "bootcache"),
 			Services:     vmbuild.Services{AMIs: a.amis, Upload: fetcher.UploadFile, Wrap: a.keys.Encrypt},
 		},
@@ -330,13 +331,15 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 	return nil
 }
 
-// agentBinary is the configured agent binary, else goldsmith-agent next to
-// the goldsmith binary when it is there ("" = the goldsmith binary).
-func agentBinary(configured, goldsmith string) string {
+// besideGoldsmith is a configured helper binary (the VM agent, the sandbox
+// runner), else the one called name next to the goldsmith binary when it
+// is there, else "" (the engine then uses the goldsmith binary as agent and
+// no sandbox runner).
+func besideGoldsmith(configured, goldsmith, name string) string {
 	if configured != "" {
 		return configured
 	}
-	next := filepath.Join(filepath.Dir(goldsmith), "goldsmith-agent")
+	next := filepath.Join(filepath.Dir(goldsmith), name)
 	if st, err := os.Stat(next); err == nil && st.Mode().IsRegular() {
 		return next
 	}

@@ -96,6 +96,11 @@ type Build struct {
 	// (default: goldsmith-agent next to goldsmithBinary when it exists,
 	// else goldsmithBinary).
 	AgentBinary string `yaml:"agentBinary"`
+	// RunnerBinary is the static binary container builds run as PID 1 of
+	// their sandboxes, so that the RUN steps of a layer share one runc
+	// container (default: goldsmith-runner next to goldsmithBinary when it
+	// exists; else each RUN is a container of its own).
+	RunnerBinary string `yaml:"runnerBinary"`
 	// MaxBuilds bounds concurrent builds (default 2).
 	MaxBuilds int `yaml:"maxBuilds"`
 	// Accel is the QEMU accelerator of VM build instances: auto (default:

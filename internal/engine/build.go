@@ -161,6 +161,7 @@ func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageAR
 		TestsEnabled:    tests,
 		Target:          b.e.target(a.Region, in),
 		GoldsmithBinary: b.e.o.GoldsmithBinary,
+		RunnerBinary:    b.e.o.RunnerBinary,
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:          filepath.Join(b.e.o.LogRoot, key),
 		LayerCacheDir:   b.e.o.LayerCacheDir,

@@ -46,8 +46,11 @@ type Options struct {
 	Inputs          Inputs
 	RegistryAddr    string // host:port of the built-in registry (plain http)
 	GoldsmithBinary string // static goldsmith binary staged into builds
-	ScratchRoot     string // per-build scratch dirs live below; container.Cleanup runs over it at start
-	LogRoot         string // per-image logs (kept)
+	// RunnerBinary is the sandbox runner of container builds ("" = one
+	// runc container per RUN).
+	RunnerBinary string
+	ScratchRoot  string // per-build scratch dirs live below; container.Cleanup runs over it at start
+	LogRoot      string // per-image logs (kept)
 	// LayerCacheDir keeps unpacked parent images shared read-only by
 	// container builds ("" = no cache: every build unpacks its parent).
 	LayerCacheDir string

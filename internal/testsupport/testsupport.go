@@ -34,8 +34,9 @@ var (
 		sync.Mutex
 		path string
 	}{}
-	goldsmith  staticBinary
-	agentBuild staticBinary
+	goldsmith   staticBinary
+	agentBuild  staticBinary
+	runnerBuild staticBinary
 )
 
 // build makes the command pkg (static, stripped) once and returns its path.
@@ -67,6 +68,7 @@ func (b *staticBinary) build(tb testing.TB, pkg, name string) string {
 // GoldsmithBinary builds cmd/goldsmith with CGO_ENABLED=0 once per test
 // binary and returns its path. Call Cleanup from TestMain.
 func GoldsmithBinary(tb testing.TB) string {
+	RunnerBinary(tb) // installed next to goldsmith, as make build does
 	return goldsmith.build(tb, "github.com/goldsmith/goldsmith/cmd/goldsmith", "goldsmith")
 }
 
@@ -76,7 +78,14 @@ func AgentBinary(tb testing.TB) string {
 	return agentBuild.build(tb, "github.com/goldsmith/goldsmith/cmd/goldsmith-agent", "goldsmith-agent")
 }
 
-// Cleanup removes what GoldsmithBinary and AgentBinary built.
+// RunnerBinary builds cmd/goldsmith-runner (the container build sandbox's
+// runner) like GoldsmithBinary, into the same directory, where the server
+// looks for it next to goldsmith.
+func RunnerBinary(tb testing.TB) string {
+	return runnerBuild.build(tb, "github.com/goldsmith/goldsmith/cmd/goldsmith-runner", "goldsmith-runner")
+}
+
+// Cleanup removes what GoldsmithBinary, AgentBinary and RunnerBinary built.
 func Cleanup() {
 	binDir.Lock()
 	defer binDir.Unlock()

@@ -213,6 +213,7 @@ func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, p
 		ContextDir: contextDir,
 		ScratchDir: scratch,
 		Network:    s.Network,
+		Runner:     s.RunnerBinary,
 		LogDir:     filepath.Join(logs, ToeLogsDir),
 		Stdout:     stdout,
 		Stderr:     stderr,

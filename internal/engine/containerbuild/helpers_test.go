@@ -53,6 +53,7 @@ type env struct {
 	scratch, logs string
 	layerCache    string // shared by the env's builds
 	binary        string
+	runner        string // the sandbox runner, as the server uses it
 }
 
 func newEnv(tb testing.TB, withBinary bool) *env {
@@ -80,6 +81,7 @@ func newEnv(tb testing.TB, withBinary bool) *env {
 	dir := tb.TempDir()
 	e.scratch, e.logs = filepath.Join(dir, "scratch"), filepath.Join(dir, "logs")
 	e.layerCache = filepath.Join(dir, "layer-cache")
+	e.runner = testsupport.RunnerBinary(tb)
 	if withBinary {
 		e.binary = testsupport.GoldsmithBinary(tb)
 	}
@@ -99,6 +101,7 @@ func (e *env) spec(template string, comps []Component, tests bool) Spec {
 		TestsEnabled:    tests,
 		Target:          Target{Repository: e.host + "/out", Tags: []string{"latest"}, Insecure: true},
 		GoldsmithBinary: e.binary,
+		RunnerBinary:    e.runner,
 		ScratchDir:      e.scratch,
 		LogDir:          e.logs,
 		LayerCacheDir:   e.layerCache,

@@ -331,7 +331,7 @@ func TestStagesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (Without the layer cache: the image's layers unpacked into test/lower.)
-	sb, err := openImageSandbox(t.Context(), img, s.path(testDir), false, nil)
+	sb, err := openImageSandbox(t.Context(), img, s.path(testDir), false, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func testStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		if err != nil {
 			return "", err
 		}
-		sb, err = openImageSandbox(ctx, img, work, s.Network, cache)
+		sb, err = openImageSandbox(ctx, img, work, s.Network, s.RunnerBinary, cache)
 		return "", err
 	})
 	if err == nil {
@@ -116,7 +116,7 @@ func testStage(ctx context.Context, s Spec, st *stepper) (err error) {
 // (the parent image, as a rule) or else img's layers unpacked into
 // work/lower; the remaining layers are then unpacked into the sandbox's
 // root (their whiteouts become overlay whiteouts).
-func openImageSandbox(ctx context.Context, img v1.Image, work string, network bool, cache *container.LayerCache) (*container.Sandbox, error) {
+func openImageSandbox(ctx context.Context, img v1.Image, work string, network bool, runner string, cache *container.LayerCache) (*container.Sandbox, error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("reading the image's layers: %w", err)
@@ -145,7 +145,7 @@ func openImageSandbox(ctx context.Context, img v1.Image, work string, network bo
 		n = len(layers)
 	}
 	sb, err := container.Open(ctx, container.Options{Lowers: []string{lower},
-		ScratchDir: filepath.Join(work, "sandbox"), Network: network})
+		ScratchDir: filepath.Join(work, "sandbox"), Network: network, Runner: runner})
 	if err != nil {
 		return nil, fmt.Errorf("opening the test sandbox: %w", err)
 	}

@@ -56,6 +56,10 @@ type Spec struct {
 	// GoldsmithBinary is a static goldsmith binary (CGO_ENABLED=0) staged
 	// into the build and test sandboxes to run `goldsmith toe run`.
 	GoldsmithBinary string
+	// RunnerBinary, when set, is the static sandbox runner
+	// (container.Options.Runner): the RUN steps of a layer, and the test
+	// stage's steps, share one runc container.
+	RunnerBinary string
 	// ScratchDir is owned by this build: the stages keep their state here;
 	// Cleanup removes it.
 	ScratchDir string

@@ -16,7 +16,8 @@ import (
 const benchScript = "echo built-by-goldsmith > /etc/marker && rm -f /bin/vi && head -c 1024 /dev/urandom > /opt/blob"
 
 // BenchmarkBuildStep times one RUN of benchScript plus writing its layer:
-// "sandbox" is Open + Run (runc) + WriteLayer + Close; "floor" is the same
+// "sandbox" is Open + Run (runc) + WriteLayer + Close, "sandbox-runner"
+// the same with the runner (one container start plus one step); "floor" is the same
 // commands via unshare --mount + chroot over an overlay plus writing the
 // layer from the upper directory with the same writer.
 func BenchmarkBuildStep(b *testing.B) {
@@ -27,29 +28,9 @@ func BenchmarkBuildStep(b *testing.B) {
 	lower := busyboxRootFS(b)
 	ctx := context.Background()
 
-	b.Run("sandbox", func(b *testing.B) {
-		scratchRoot := b.TempDir()
-		var layer bytes.Buffer
-		for i := 0; i < b.N; i++ {
-			layer.Reset()
-			s, err := Open(ctx, Options{Lowers: []string{lower}, ScratchDir: filepath.Join(scratchRoot, fmt.Sprint(i))})
-			if err != nil {
-				b.Fatal(err)
-			}
-			code, err := s.Run(ctx, Process{Args: []string{"/bin/sh", "-c", benchScript}})
-			if err != nil || code != 0 {
-				s.Close()
-				b.Fatalf("Run = %d, %v", code, err)
-			}
-			if err := s.WriteLayer(ctx, &layer); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		checkBenchLayer(b, layer.Bytes())
-	})
+	for _, mode := range []struct{ name, runner string }{{"sandbox", ""}, {"sandbox-runner", runnerForTest(b)}} {
+		b.Run(mode.name, func(b *testing.B) { benchSandbox(b, lower, mode.runner) })
+	}
 
 	b.Run("floor", func(b *testing.B) {
 		scratchRoot := b.TempDir()
@@ -77,6 +58,32 @@ func BenchmarkBuildStep(b *testing.B) {
 		}
 		checkBenchLayer(b, layer.Bytes())
 	})
+}
+
+// benchSandbox is Open + Run + WriteLayer + Close of benchScript.
+func benchSandbox(b *testing.B, lower, runner string) {
+	ctx := context.Background()
+	scratchRoot := b.TempDir()
+	var layer bytes.Buffer
+	for i := 0; b.Loop(); i++ {
+		layer.Reset()
+		s, err := Open(ctx, Options{Lowers: []string{lower}, ScratchDir: filepath.Join(scratchRoot, fmt.Sprint(i)), Runner: runner})
+		if err != nil {
+			b.Fatal(err)
+		}
+		code, err := s.Run(ctx, Process{Args: []string{"/bin/sh", "-c", benchScript}})
+		if err != nil || code != 0 {
+			s.Close()
+			b.Fatalf("Run = %d, %v", code, err)
+		}
+		if err := s.WriteLayer(ctx, &layer); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	checkBenchLayer(b, layer.Bytes())
 }
 
 func checkBenchLayer(b *testing.B, data []byte) {

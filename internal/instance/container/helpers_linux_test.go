@@ -2,11 +2,14 @@ package container
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
 
 // requireSandbox skips when the machine cannot run sandboxes: root, runc,
@@ -133,4 +136,24 @@ func run(tb testing.TB, s *Sandbox, p Process, script string) (int, string, stri
 		tb.Fatalf("Run(%q): %v (stderr: %s)", script, err, stderr.String())
 	}
 	return code, stdout.String(), stderr.String()
+}
+
+// forEachMode runs f once for each way Run can work: one `runc run` per
+// Run (runner "") and one container per layer with the runner binary.
+func forEachMode(t *testing.T, f func(t *testing.T, runner string)) {
+	t.Helper()
+	t.Run("runc-per-run", func(t *testing.T) { f(t, "") })
+	t.Run("runner", func(t *testing.T) { f(t, runnerForTest(t)) })
+}
+
+// runnerForTest is the runner binary, built once per test binary.
+func runnerForTest(tb testing.TB) string { return testsupport.RunnerBinary(tb) }
+
+// endLayer calls WriteLayer (discarding the layer), which ends the
+// runner's container: what upper/ holds then is what the layer gets.
+func endLayer(t *testing.T, s *Sandbox) {
+	t.Helper()
+	if err := s.WriteLayer(context.Background(), io.Discard); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -21,11 +21,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Run runs one process with `runc run` (a fresh container id starting with
-// IDPrefix) whose root is merged/. A non-zero exit is (code, nil); a process
-// killed by a signal exits 128+signal. When ctx ends the container is killed
-// and deleted and ctx's error is returned wrapped. Failures of runc itself
-// (a missing executable or working directory, ...) are errors.
+// Run runs one process in the sandbox, whose root is merged/. Without
+// Options.Runner (or when p has a Stdin) it is one `runc run` (a fresh
+// container id starting with IDPrefix); with a runner, the Runs between
+// two WriteLayer, CloseKeepingUpper or Close calls share one container
+// whose PID 1 is the runner, which starts each process and kills what it
+// leaves running when it ends. A non-zero exit is (code, nil); a process
+// killed by a signal exits 128+signal. When ctx ends the container is
+// killed and deleted and ctx's error is returned wrapped. Failures to
+// start the process (a missing executable or working directory, ...) are
+// errors.
 func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) {
 	if len(p.Args) == 0 {
 		return -1, errors.New("run: no command")
@@ -38,38 +43,12 @@ func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) 
 	if err := ctx.Err(); err != nil {
 		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
 	}
-	runc, err := exec.LookPath("runc")
+	rp, err := s.resolve(p)
 	if err != nil {
 		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
 	}
-	spec, err := s.processSpec(p)
-	if err != nil {
-		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
-	}
-	id, err := newContainerID()
-	if err != nil {
-		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
-	}
-	cfg, err := json.Marshal(spec)
-	if err != nil {
-		return -1, fmt.Errorf("run %s: encoding config.json: %w", p.Args[0], err)
-	}
-	if err := os.WriteFile(filepath.Join(s.bnd, "config.json"), cfg, 0o600); err != nil {
-		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
-	}
-	created := s.missingStubs()
-	defer s.removeStubs(ctx, created)
-	logPath := filepath.Join(s.bnd, "runc.log")
-	_ = os.Remove(logPath)
-
-	cmd := exec.Command(runc, "--root", StateRoot, "--log", logPath, "--log-format", "json",
-		"run", "--bundle", s.bnd, id)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
-	cmd.WaitDelay = 5 * time.Second
-
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	done := make(chan struct{})
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -84,23 +63,53 @@ func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) 
 	}()
 
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		close(done)
-		return -1, fmt.Errorf("run %s: starting runc: %w", p.Args[0], err)
+	if s.opts.Runner != "" && p.Stdin == nil {
+		exitCode, err = s.runInSession(ctx, runCtx, p, rp)
+	} else {
+		s.endSession(ctx)
+		exitCode, err = s.runOnce(ctx, runCtx, p, rp)
 	}
+	slog.DebugContext(ctx, "sandbox run", "args", p.Args, "runner", s.opts.Runner != "", "elapsed", time.Since(start))
+	if err != nil {
+		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
+	}
+	return exitCode, nil
+}
+
+// runOnce runs p as the process of a container of its own.
+func (s *Sandbox) runOnce(ctx, runCtx context.Context, p Process, rp resolved) (exitCode int, err error) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		return -1, err
+	}
+	spec := runcSpec(s.merged, s.opts.Hostname, s.opts.Network, rp.user, rp.args, rp.env, rp.cwd)
+	id, err := newContainerID()
+	if err != nil {
+		return -1, err
+	}
+	if err := s.writeConfig(spec); err != nil {
+		return -1, err
+	}
+	created := s.missingStubs()
+	defer s.removeStubs(ctx, created)
+	logPath := s.runcLog()
+
+	cmd := exec.Command(runc, "--root", StateRoot, "--log", logPath, "--log-format", "json",
+		"run", "--bundle", s.bnd, id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return -1, fmt.Errorf("starting runc: %w", err)
+	}
+	done := make(chan struct{})
 	go s.killOnCancel(runCtx, id, cmd.Process, done)
 	waitErr := cmd.Wait()
 	close(done)
 	if _, err := os.Stat(filepath.Join(StateRoot, id)); err == nil {
 		deleteContainer(context.WithoutCancel(ctx), id)
 	}
-	slog.DebugContext(ctx, "sandbox run", "id", id, "args", p.Args, "elapsed", time.Since(start))
-
-	if err := ctx.Err(); err != nil {
-		return -1, fmt.Errorf("run %s: %w", p.Args[0], err)
-	}
-	if s.isClosed() {
-		return -1, fmt.Errorf("run %s: sandbox closed", p.Args[0])
+	if err := s.interrupted(ctx); err != nil {
+		return -1, err
 	}
 	var ee *exec.ExitError
 	switch {
@@ -109,14 +118,44 @@ func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) 
 	case errors.As(waitErr, &ee) && ee.ExitCode() >= 0:
 		exitCode = ee.ExitCode()
 	default:
-		return -1, fmt.Errorf("run %s: runc: %w", p.Args[0], waitErr)
+		return -1, fmt.Errorf("runc: %w", waitErr)
 	}
 	if exitCode != 0 {
 		if msg := runcError(logPath); msg != "" {
-			return -1, fmt.Errorf("run %s: runc: %s", p.Args[0], msg)
+			return -1, fmt.Errorf("runc: %s", msg)
 		}
 	}
 	return exitCode, nil
+}
+
+// interrupted is ctx's error, or an error when the sandbox was closed.
+func (s *Sandbox) interrupted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return errors.New("sandbox closed")
+	}
+	return nil
+}
+
+// writeConfig writes the bundle's config.json.
+func (s *Sandbox) writeConfig(spec ociSpec) error {
+	cfg, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("encoding config.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.bnd, "config.json"), cfg, 0o600); err != nil {
+		return fmt.Errorf("writing config.json: %w", err)
+	}
+	return nil
+}
+
+// runcLog is the path of the bundle's runc log, removed first.
+func (s *Sandbox) runcLog() string {
+	p := filepath.Join(s.bnd, "runc.log")
+	_ = os.Remove(p)
+	return p
 }
 
 func (s *Sandbox) isClosed() bool {
@@ -152,8 +191,18 @@ func (s *Sandbox) killOnCancel(ctx context.Context, id string, runc *os.Process,
 	}
 }
 
-// processSpec resolves p against the sandbox and builds the runc config.
-func (s *Sandbox) processSpec(p Process) (ociSpec, error) {
+// resolved is a Process resolved against the sandbox: numeric user,
+// complete environment, absolute working directory that exists.
+type resolved struct {
+	user execUser
+	args []string
+	env  []string
+	cwd  string
+}
+
+// resolve looks up p's user in the sandbox's /etc/passwd and /etc/group,
+// checks its working directory and completes its environment.
+func (s *Sandbox) resolve(p Process) (resolved, error) {
 	var passwd, group io.Reader
 	for _, f := range []struct {
 		name string
@@ -170,7 +219,7 @@ func (s *Sandbox) processSpec(p Process) (ociSpec, error) {
 	}
 	u, err := resolveUser(p.User, passwd, group)
 	if err != nil {
-		return ociSpec{}, err
+		return resolved{}, err
 	}
 	cwd := p.Cwd
 	if cwd == "" {
@@ -179,10 +228,10 @@ func (s *Sandbox) processSpec(p Process) (ociSpec, error) {
 	cwd = path.Clean("/" + cwd)
 	host, err := resolveInRoot(s.merged, cwd, true)
 	if err != nil {
-		return ociSpec{}, fmt.Errorf("working directory %s: %w", cwd, err)
+		return resolved{}, fmt.Errorf("working directory %s: %w", cwd, err)
 	}
 	if fi, err := os.Stat(host); err != nil || !fi.IsDir() {
-		return ociSpec{}, fmt.Errorf("working directory %s does not exist in the sandbox", cwd)
+		return resolved{}, fmt.Errorf("working directory %s does not exist in the sandbox", cwd)
 	}
 	env := append([]string(nil), p.Env...)
 	if !hasEnv(env, "PATH") {
@@ -191,7 +240,7 @@ func (s *Sandbox) processSpec(p Process) (ociSpec, error) {
 	if !hasEnv(env, "HOME") {
 		env = append(env, "HOME="+u.Home)
 	}
-	return runcSpec(s.merged, s.opts.Hostname, s.opts.Network, u, p.Args, env, cwd), nil
+	return resolved{user: u, args: p.Args, env: env, cwd: cwd}, nil
 }
 
 func hasEnv(env []string, key string) bool {

@@ -27,6 +27,8 @@ type Sandbox struct {
 
 	runMu sync.Mutex // held for the whole of a Run or WriteLayer, and by Close
 
+	sess *session // the runner's container (Options.Runner); guarded by runMu
+
 	mu      sync.Mutex // guards the fields below
 	closed  bool
 	stopRun context.CancelFunc // cancels the Run under way
@@ -74,6 +76,18 @@ func Open(ctx context.Context, o Options) (*Sandbox, error) {
 		return nil, fmt.Errorf("opening sandbox: scratch directory %q: overlayfs cannot take paths with ':', ',' or '\\'", scratch)
 	}
 	o.ScratchDir = scratch
+	if o.Runner != "" {
+		if !filepath.IsAbs(o.Runner) {
+			return nil, fmt.Errorf("opening sandbox: runner %q is not an absolute path", o.Runner)
+		}
+		fi, err := os.Stat(o.Runner)
+		if err != nil {
+			return nil, fmt.Errorf("opening sandbox: runner: %w", err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+			return nil, fmt.Errorf("opening sandbox: runner %s is not an executable file", o.Runner)
+		}
+	}
 	s := &Sandbox{
 		opts:    o,
 		scratch: scratch,
@@ -150,6 +164,7 @@ func (s *Sandbox) close(keepUpper string) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	s.endSession(ctx)
 	var errs []error
 	if err := unmount(ctx, s.merged); err != nil {
 		errs = append(errs, fmt.Errorf("closing sandbox: %w", err))

@@ -32,6 +32,10 @@ type Options struct {
 	// binds the host's /etc/resolv.conf; false gives a namespace with only
 	// the loopback interface.
 	Network bool
+	// Runner, when set, is the host path of a static executable that acts
+	// as a sandbox runner (package runner): the Runs between two layers
+	// then share one container instead of one `runc run` each.
+	Runner string
 	// SourceDateEpoch, when not zero, clamps the modification times
 	// WriteLayer records (reproducible builds).
 	SourceDateEpoch time.Time

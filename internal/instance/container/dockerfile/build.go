@@ -44,6 +44,9 @@ type Options struct {
 	LayerCache *container.LayerCache
 	// Network gives RUN the host's network (false: loopback only).
 	Network bool
+	// Runner is the sandboxes' runner binary (container.Options.Runner;
+	// "" = one runc container per RUN).
+	Runner string
 	// Args are build arguments (docker build --build-arg): they override
 	// the defaults of declared ARGs.
 	Args map[string]string
@@ -340,6 +343,7 @@ func (b *builder) ensureSandbox(ctx context.Context) error {
 		Lowers:     slices.Clone(b.lowers),
 		ScratchDir: filepath.Join(b.o.ScratchDir, fmt.Sprintf("sandbox-%d", b.sbIndex)),
 		Network:    b.o.Network,
+		Runner:     b.o.Runner,
 	})
 	if err != nil {
 		return fmt.Errorf("opening a build sandbox: %w", err)

@@ -12,7 +12,7 @@ import (
 func containerRuntime() sandboxRuntime {
 	return sandboxRuntime{
 		open: func(ctx context.Context, o sandboxOptions) (sandbox, error) {
-			sb, err := container.Open(ctx, container.Options{Lowers: o.Lowers, ScratchDir: o.ScratchDir, Network: o.Network})
+			sb, err := container.Open(ctx, container.Options{Lowers: o.Lowers, ScratchDir: o.ScratchDir, Network: o.Network, Runner: o.Runner})
 			if err != nil {
 				return nil, err
 			}

@@ -31,6 +31,7 @@ type sandboxOptions struct {
 	Lowers     []string
 	ScratchDir string
 	Network    bool
+	Runner     string
 }
 
 // sandboxRuntime opens sandboxes and unpacks layers: the container package, or a

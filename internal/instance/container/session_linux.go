@@ -1,0 +1,228 @@
+package container
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/goldsmith/goldsmith/internal/instance/container/runner"
+)
+
+// runnerPath is where the runner binary is bind-mounted in the container:
+// in the /dev tmpfs, so that nothing of it reaches the overlay.
+const runnerPath = "/dev/.goldsmith-runner"
+
+// session is a running container whose PID 1 is the runner.
+type session struct {
+	id      string
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	frames  *bufio.Reader
+	buf     []byte
+	stderr  *tailBuffer
+	logPath string
+	stubs   []stub
+	ended   bool // the runner's output ended: the container is gone or going
+}
+
+// startSession starts the runner's container and waits until it is up.
+func (s *Sandbox) startSession(ctx, runCtx context.Context) (*session, error) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		return nil, err
+	}
+	id, err := newContainerID()
+	if err != nil {
+		return nil, err
+	}
+	spec := runcSpec(s.merged, s.opts.Hostname, s.opts.Network, execUser{Home: "/"},
+		[]string{runnerPath, runner.Arg}, []string{"PATH=" + DefaultPath}, "/")
+	spec.Mounts = append(spec.Mounts, ociMount{
+		Destination: runnerPath, Type: "bind", Source: s.opts.Runner,
+		Options: []string{"bind", "ro", "nosuid", "nodev"},
+	})
+	if err := s.writeConfig(spec); err != nil {
+		return nil, err
+	}
+	sess := &session{id: id, stubs: s.missingStubs(), logPath: s.runcLog(), stderr: &tailBuffer{max: 4096}}
+	sess.cmd = exec.Command(runc, "--root", StateRoot, "--log", sess.logPath, "--log-format", "json",
+		"run", "--bundle", s.bnd, id)
+	sess.cmd.Stderr = sess.stderr
+	sess.cmd.WaitDelay = 5 * time.Second
+	if sess.stdin, err = sess.cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("runner stdin: %w", err)
+	}
+	stdout, err := sess.cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("runner stdout: %w", err)
+	}
+	sess.frames = bufio.NewReaderSize(stdout, 64<<10)
+	if err := sess.cmd.Start(); err != nil {
+		s.removeStubs(ctx, sess.stubs)
+		return nil, fmt.Errorf("starting runc: %w", err)
+	}
+	s.sess = sess
+	done := make(chan struct{})
+	defer close(done)
+	go s.killOnCancel(runCtx, id, sess.cmd.Process, done)
+	typ, _, err := sess.read()
+	if err == nil && typ != runner.FrameReady {
+		err = fmt.Errorf("unexpected frame %d", typ)
+	}
+	if err != nil {
+		return nil, s.sessionFailed(ctx, fmt.Errorf("starting the sandbox runner: %w", err))
+	}
+	return sess, nil
+}
+
+// read reads the next frame of the runner.
+func (sess *session) read() (byte, []byte, error) {
+	typ, data, buf, err := runner.ReadFrame(sess.frames, sess.buf)
+	sess.buf = buf
+	if err != nil {
+		sess.ended = true
+	}
+	return typ, data, err
+}
+
+// runInSession runs p in the session's container (starting it first when
+// there is none).
+func (s *Sandbox) runInSession(ctx, runCtx context.Context, p Process, rp resolved) (int, error) {
+	sess := s.sess
+	if sess == nil {
+		var err error
+		if sess, err = s.startSession(ctx, runCtx); err != nil {
+			return -1, err
+		}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go s.killOnCancel(runCtx, sess.id, sess.cmd.Process, done)
+	req, err := json.Marshal(runner.Request{Args: rp.args, Env: rp.env, Cwd: rp.cwd,
+		UID: rp.user.UID, GID: rp.user.GID, Groups: rp.user.AdditionalGids})
+	if err != nil {
+		return -1, fmt.Errorf("encoding the request: %w", err)
+	}
+	if _, err := sess.stdin.Write(append(req, '\n')); err != nil {
+		return -1, s.sessionFailed(ctx, fmt.Errorf("sending the step to the sandbox runner: %w", err))
+	}
+	for {
+		typ, data, err := sess.read()
+		if err != nil {
+			return -1, s.sessionFailed(ctx, fmt.Errorf("sandbox runner: %w", err))
+		}
+		var w io.Writer
+		switch typ {
+		case runner.FrameStdout:
+			w = p.Stdout
+		case runner.FrameStderr:
+			w = p.Stderr
+		case runner.FrameResult:
+			var res runner.Result
+			if err := json.Unmarshal(data, &res); err != nil {
+				return -1, s.sessionFailed(ctx, fmt.Errorf("sandbox runner: decoding the result: %w", err))
+			}
+			if res.Error != "" {
+				return -1, errors.New(res.Error)
+			}
+			return res.ExitCode, nil
+		default:
+			return -1, s.sessionFailed(ctx, fmt.Errorf("sandbox runner: unexpected frame %d", typ))
+		}
+		if w != nil {
+			if _, err := w.Write(data); err != nil {
+				// A failing writer does not stop the step, as with runc.
+				p.Stdout, p.Stderr = discardIf(p.Stdout, w), discardIf(p.Stderr, w)
+			}
+		}
+	}
+}
+
+func discardIf(w, failed io.Writer) io.Writer {
+	if w == failed {
+		return io.Discard
+	}
+	return w
+}
+
+// sessionFailed ends a session whose runner stopped answering and returns
+// the error to report: ctx's error or the closed sandbox when that is
+// why, else err with what runc said.
+func (s *Sandbox) sessionFailed(ctx context.Context, err error) error {
+	sess := s.sess
+	s.endSession(ctx)
+	if ierr := s.interrupted(ctx); ierr != nil {
+		return ierr
+	}
+	if sess != nil {
+		if msg := runcError(sess.logPath); msg != "" {
+			return fmt.Errorf("%w; runc: %s", err, msg)
+		}
+		if tail := strings.TrimSpace(sess.stderr.String()); tail != "" {
+			return fmt.Errorf("%w; runner: %s", err, tail)
+		}
+	}
+	return err
+}
+
+// endSession stops the session's container, if any: the runner exits when
+// its stdin ends (killed after a while if it does not), runc removes the
+// container, and the mount points runc created are removed.
+func (s *Sandbox) endSession(ctx context.Context) {
+	sess := s.sess
+	if sess == nil {
+		return
+	}
+	s.sess = nil
+	_ = sess.stdin.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- sess.cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		killContainer(context.WithoutCancel(ctx), sess.id)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = sess.cmd.Process.Kill()
+			<-exited
+		}
+	}
+	if _, err := os.Stat(filepath.Join(StateRoot, sess.id)); err == nil {
+		deleteContainer(context.WithoutCancel(ctx), sess.id)
+	}
+	s.removeStubs(ctx, sess.stubs)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   bytes.Buffer
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b.Write(p)
+	if over := t.b.Len() - t.max; over > 0 {
+		t.b.Next(over)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.b.String()
+}
