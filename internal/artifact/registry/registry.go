@@ -12,6 +12,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -44,6 +45,8 @@ type Registry struct {
 	dir     string
 	log     *slog.Logger
 	app     *handlers.App
+	storage string                 // the storage driver's root
+	sync    func(dir string) error // makes the storage durable: syncStorage
 	id      string
 	release func()
 	once    sync.Once
@@ -73,7 +76,7 @@ func New(ctx context.Context, dir string, log *slog.Logger) (*Registry, error) {
 	}
 
 	id, release := bridgeLogs(log)
-	r := &Registry{dir: abs, log: log, id: id, release: release}
+	r := &Registry{dir: abs, log: log, id: id, release: release, storage: storage, sync: syncStorage}
 	app, err := newApp(r.withID(ctx), config(storage, secret))
 	if err != nil {
 		release()
@@ -85,17 +88,17 @@ func New(ctx context.Context, dir string, log *slog.Logger) (*Registry, error) {
 }
 
 // config is the distribution configuration goldsmith runs with: filesystem
-// storage, deletes allowed, no redirects (the filesystem driver has none),
+// storage with group commit (driverName), deletes allowed, no redirects (the filesystem driver has none),
 // an in-memory blob descriptor cache, uploads abandoned for a week purged,
 // no auth, no metrics, no tracing.
 func config(storage, secret string) *configuration.Configuration {
 	c := &configuration.Configuration{}
 	c.Version = configuration.CurrentVersion
 	c.Storage = configuration.Storage{
-		"filesystem": configuration.Parameters{"rootdirectory": storage},
-		"delete":     configuration.Parameters{"enabled": true},
-		"redirect":   configuration.Parameters{"disable": true},
-		"cache":      configuration.Parameters{"blobdescriptor": "inmemory"},
+		driverName: configuration.Parameters{"rootdirectory": storage},
+		"delete":   configuration.Parameters{"enabled": true},
+		"redirect": configuration.Parameters{"disable": true},
+		"cache":    configuration.Parameters{"blobdescriptor": "inmemory"},
 		"maintenance": configuration.Parameters{
 			"uploadpurging": map[any]any{"enabled": true, "age": "168h", "interval": "24h", "dryrun": false},
 		},
@@ -162,7 +165,57 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.log.Debug("registry request", "method", req.Method, "path", req.URL.Path,
 			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start))
 	}()
-	r.app.ServeHTTP(rec, req.WithContext(r.withID(req.Context())))
+	req = req.WithContext(r.withID(req.Context()))
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		r.app.ServeHTTP(rec, req)
+		return
+	}
+	// A request that may have changed something is answered once what it
+	// (and any request before it) wrote is durable, unless its answer
+	// stores nothing yet: an upload started or continued (202).
+	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	r.app.ServeHTTP(buf, req)
+	if buf.status != http.StatusAccepted || (req.Method != http.MethodPost && req.Method != http.MethodPatch) {
+		if err := r.sync(r.storage); err != nil {
+			r.log.Error("registry: making a change durable", "method", req.Method, "path", req.URL.Path, "err", err)
+			rec.Header().Set("Content-Type", "application/json")
+			rec.WriteHeader(http.StatusInternalServerError)
+			_, _ = rec.Write([]byte(`{"errors":[{"code":"UNKNOWN","message":"the change could not be made durable"}]}`))
+			return
+		}
+	}
+	buf.writeTo(rec)
+}
+
+// bufferedResponse holds a response until the registry's writes are
+// durable. Only the answers to changes go through it, and those are small.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(code int) {
+	if !b.wrote {
+		b.status, b.wrote = code, true
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.wrote = true
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) writeTo(w http.ResponseWriter) {
+	for k, v := range b.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }
 
 // Close stops the registry's background work. Content stays on disk.

@@ -1,0 +1,111 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/testsuites"
+)
+
+// slowDriverTests are the suite's tests left out: writing and reading back
+// a 5 GiB stream says nothing about this driver that the small streams do
+// not (the writer code is the same) and takes half a minute of disk; the
+// Stat test sleeps 15 s, and Stat is the filesystem driver's own.
+var slowDriverTests = map[string]bool{"TestWriteReadLargeStreams": true, "TestStatCall": true}
+
+// TestStorageDriverConformance runs distribution's storage driver test
+// suite against the group-commit driver.
+func TestStorageDriverConformance(t *testing.T) {
+	var names []string
+	st := reflect.TypeFor[*testsuites.DriverSuite]()
+	for i := range st.NumMethod() {
+		if n := st.Method(i).Name; strings.HasPrefix(n, "Test") && !slowDriverTests[n] {
+			names = append(names, regexp.QuoteMeta(n))
+		}
+	}
+	f := flag.Lookup("testify.m")
+	if f == nil {
+		t.Fatal("testify has no -testify.m flag any more")
+	}
+	old := f.Value.String()
+	if err := f.Value.Set("^(" + strings.Join(names, "|") + ")$"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Value.Set(old) })
+	root := t.TempDir()
+	testsuites.Driver(t, func() (storagedriver.StorageDriver, error) {
+		return groupCommitFactory{}.Create(context.Background(), map[string]any{"rootdirectory": root})
+	}, false)
+}
+
+// TestChangesAreDurableBeforeTheAnswer: a push syncs the storage before
+// each answer that stores something (a finished upload, a manifest, a
+// delete) and not for upload steps (202 to POST and PATCH), nor for reads;
+// when the sync fails the client gets an error, not a success.
+func TestChangesAreDurableBeforeTheAnswer(t *testing.T) {
+	r, err := New(context.Background(), t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var mu sync.Mutex
+	synced := map[string]int{}
+	var failSync bool
+	var current string
+	r.sync = func(dir string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		synced[current]++
+		if failSync {
+			return errors.New("disk gone")
+		}
+		return syncStorage(dir)
+	}
+	var serial sync.Mutex // one request at a time, so that current is the one syncing
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		serial.Lock()
+		defer serial.Unlock()
+		mu.Lock()
+		current = req.Method
+		mu.Unlock()
+		r.ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, err := name.ParseReference(host+"/durable:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := ociImage(t, 2, 1000)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	// 2 layers and the config are uploaded (PUT each) and the manifest put.
+	if synced["PUT"] != 4 || synced["POST"] != 0 || synced["PATCH"] != 0 || synced["GET"]+synced["HEAD"] != 0 {
+		t.Fatalf("syncs per method = %v, want 4 PUT only", synced)
+	}
+	if _, err := remote.Image(ref); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	failSync = true
+	mu.Unlock()
+	ref2, _ := name.ParseReference(host+"/durable:v2", name.Insecure)
+	err = remote.Write(ref2, img, remote.WithRetryBackoff(remote.Backoff{Steps: 1}))
+	if err == nil || !strings.Contains(err.Error(), "durable") {
+		t.Fatalf("push with a failing sync = %v, want an error saying the change is not durable", err)
+	}
+}
