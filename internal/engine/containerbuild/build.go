@@ -134,7 +134,11 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 			}
 			return "", err
 		}
-		d, err := writeImage(s, img)
+		cache, err := s.layerCache()
+		if err != nil {
+			return "", err
+		}
+		d, err := writeImage(s, img, cache, layerDigests(parent))
 		if err != nil {
 			return "", err
 		}
@@ -144,6 +148,23 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		}
 		return "", nil
 	})
+}
+
+// layerDigests lists img's layer digests (none when img is nil or its
+// manifest cannot be read: they are only an optimization).
+func layerDigests(img v1.Image) []v1.Hash {
+	if img == nil {
+		return nil
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil
+	}
+	out := make([]v1.Hash, len(m.Layers))
+	for i, l := range m.Layers {
+		out[i] = l.Digest
+	}
+	return out
 }
 
 // render stages goldsmith and the BUILD components into contextDir and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -134,18 +135,28 @@ func (s Spec) target() (name.Repository, []string, error) {
 }
 
 // push writes img with every tag through one pusher: one connection
-// setup (ping, auth), each blob checked and uploaded once, then one
-// manifest per tag.
+// setup (ping, auth), each blob checked and uploaded once with the first
+// tag's manifest, then the other tags' manifests at the same time.
 func push(ctx context.Context, target Target, repo name.Repository, tags []string, img v1.Image) error {
 	p, err := remote.NewPusher(remote.WithContext(ctx), target.auth())
 	if err != nil {
 		return fmt.Errorf("pushing to %s: %w", repo.Name(), err)
 	}
-	for _, t := range tags {
-		ref := repo.Tag(t)
-		if err := p.Push(ctx, ref, img); err != nil {
-			return fmt.Errorf("pushing %s: %w", ref.Name(), err)
-		}
+	if len(tags) == 0 {
+		return nil
 	}
-	return nil
+	if err := p.Push(ctx, repo.Tag(tags[0]), img); err != nil {
+		return fmt.Errorf("pushing %s: %w", repo.Tag(tags[0]).Name(), err)
+	}
+	errs := make([]error, len(tags))
+	var wg sync.WaitGroup
+	for i, t := range tags[1:] {
+		wg.Go(func() {
+			if err := p.Put(ctx, repo.Tag(t), img); err != nil {
+				errs[i] = fmt.Errorf("tagging %s: %w", repo.Tag(t).Name(), err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

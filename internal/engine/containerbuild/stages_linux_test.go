@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -340,4 +341,50 @@ func TestStagesAfterRestart(t *testing.T) {
 		t.Fatalf("test stage after a crash: %v", err)
 	}
 	assertNothingLeft(t, s.ScratchDir)
+}
+
+// TestParentBlobsFromTheCache: the first build keeps the parent's layer
+// blob in the layer cache; the next build's layout links it from there
+// instead of fetching it, and distributes the same image content.
+func TestParentBlobsFromTheCache(t *testing.T) {
+	e := newEnv(t, false)
+	tmpl := "FROM {{{ imagebuilder:parentImage }}}\nRUN echo one > /etc/one\n"
+	layers, err := baseImage(t).Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inodes []os.FileInfo
+	for i := range 2 {
+		s := e.spec(tmpl, nil, false)
+		s.ScratchDir = filepath.Join(e.scratch, fmt.Sprint(i))
+		s.Build = fmt.Sprint(i + 1)
+		if _, err := BuildStage(t.Context(), s, nil); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(s.path(imageDir), "blobs", d.Algorithm, d.Hex))
+		if err != nil {
+			t.Fatalf("build %d: the parent's layer is not in the layout: %v", i+1, err)
+		}
+		inodes = append(inodes, fi)
+		if _, err := DistributeStage(t.Context(), s, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := Cleanup(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !os.SameFile(inodes[0], inodes[1]) {
+		t.Fatal("the second build fetched the parent's layer again instead of linking the cached blob")
+	}
+	cache, err := e.spec(tmpl, nil, false).layerCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cache.Blob(d) == "" {
+		t.Fatal("the cache does not keep the parent's layer blob")
+	}
 }

@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/goldsmith/goldsmith/internal/instance/container"
 )
 
 // The on-disk state under Spec.ScratchDir (see the package documentation).
@@ -55,8 +59,10 @@ func (s Spec) logDir(stage string) (string, error) {
 }
 
 // writeImage stores img as the only image of a fresh OCI layout and then
-// records its digest in build.json.
-func writeImage(s Spec, img v1.Image) (v1.Hash, error) {
+// records its digest in build.json. The blobs of shared (the parent's
+// layers) are hard links to the layer cache's copies when it has them,
+// else fetched and then kept there for the next build (cache may be nil).
+func writeImage(s Spec, img v1.Image, cache *container.LayerCache, shared []v1.Hash) (v1.Hash, error) {
 	dir := s.path(imageDir)
 	if err := os.RemoveAll(dir); err != nil {
 		return v1.Hash{}, fmt.Errorf("removing the previous image layout: %w", err)
@@ -65,8 +71,29 @@ func writeImage(s Spec, img v1.Image) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("creating the image layout: %w", err)
 	}
+	blob := func(d v1.Hash) string { return filepath.Join(dir, "blobs", d.Algorithm, d.Hex) }
+	shared = slices.DeleteFunc(slices.Clone(shared), func(d v1.Hash) bool { return !slices.Contains(layerDigests(img), d) })
+	if cache != nil {
+		for _, d := range shared {
+			if src := cache.Blob(d); src != "" {
+				if err := os.MkdirAll(filepath.Dir(blob(d)), 0o755); err != nil {
+					return v1.Hash{}, fmt.Errorf("writing the image layout: %w", err)
+				}
+				if err := os.Link(src, blob(d)); err != nil {
+					slog.Debug("layer blob not linked from the cache", "digest", d, "err", err)
+				}
+			}
+		}
+	}
 	if err := p.AppendImage(img); err != nil {
 		return v1.Hash{}, fmt.Errorf("writing the image layout: %w", err)
+	}
+	if cache != nil {
+		for _, d := range shared {
+			if err := cache.KeepBlob(d, blob(d)); err != nil {
+				slog.Warn("keeping a layer blob", "digest", d, "err", err)
+			}
+		}
 	}
 	d, err := img.Digest()
 	if err != nil {

@@ -28,7 +28,7 @@ const staleFill = 10 * time.Minute
 
 // LayerCache keeps image layers unpacked, shared by builds: the directory
 // of a chain of layers (named by its OCI chain ID) holds them applied in
-// order. A directory is complete once it has its final name and is never
+// order. It also keeps layer blobs (Blob, KeepBlob). A directory is complete once it has its final name and is never
 // written again, so any number of sandboxes may use it as a lower
 // directory at the same time (overlayfs does not write to lowers).
 // Entries are not evicted; the cache is safe for concurrent use, also by
@@ -163,6 +163,43 @@ func (c *LayerCache) Longest(diffIDs []v1.Hash) (string, int) {
 		}
 	}
 	return "", 0
+}
+
+// blobsDir holds the cache's layer blobs.
+const blobsDir = "blobs"
+
+// Blob is the path of the kept blob (a compressed layer, as a registry
+// serves it) with digest d, "" when the cache has none. The file must not
+// be written to; link or copy it.
+func (c *LayerCache) Blob(d v1.Hash) string {
+	p := c.blobPath(d)
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		return p
+	}
+	return ""
+}
+
+// KeepBlob keeps the file at src, whose content has digest d (the caller
+// vouches for it), as a hard link: images built on the same parent can
+// then be stored without fetching the parent's layers again. It does
+// nothing when the cache has the blob or src is on another file system.
+func (c *LayerCache) KeepBlob(d v1.Hash, src string) error {
+	p := c.blobPath(d)
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("layer cache: %w", err)
+	}
+	err := os.Link(src, p)
+	if err == nil || errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.EXDEV) {
+		return nil
+	}
+	return fmt.Errorf("layer cache: keeping blob %s: %w", d, err)
+}
+
+func (c *LayerCache) blobPath(d v1.Hash) string {
+	return filepath.Join(c.dir, blobsDir, d.Algorithm+"-"+d.Hex)
 }
 
 // path is the directory of a chain ID.

@@ -175,3 +175,39 @@ func TestCloseKeepingUpper(t *testing.T) {
 		t.Errorf("the lower changed: %v", err)
 	}
 }
+
+func TestLayerCacheBlobs(t *testing.T) {
+	c, err := NewLayerCache(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(src, []byte("layer bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	if p := c.Blob(d); p != "" {
+		t.Fatalf("Blob before KeepBlob = %q", p)
+	}
+	for i := range 2 { // keeping it again is harmless
+		if err := c.KeepBlob(d, src); err != nil {
+			t.Fatalf("KeepBlob #%d: %v", i+1, err)
+		}
+	}
+	p := c.Blob(d)
+	if p == "" {
+		t.Fatal("Blob after KeepBlob is empty")
+	}
+	a, _ := os.Stat(src)
+	b, _ := os.Stat(p)
+	if !os.SameFile(a, b) {
+		t.Fatal("the kept blob is not a hard link to the source")
+	}
+	if err := c.KeepBlob(v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("cd", 32)}, filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("KeepBlob of a missing file succeeded")
+	}
+	// the blob area is not mistaken for an unfinished fill
+	if _, err := NewLayerCache(c.Dir()); err != nil || c.Blob(d) == "" {
+		t.Fatalf("reopening: %v, blob %q", err, c.Blob(d))
+	}
+}

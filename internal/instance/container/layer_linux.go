@@ -43,7 +43,7 @@ func (s *Sandbox) WriteLayer(ctx context.Context, w io.Writer) error {
 	if s.isClosed() {
 		return errors.New("writing layer: sandbox closed")
 	}
-	s.endSession(ctx)
+	s.releaseSession(ctx)
 	if err := writeLayer(ctx, s.upper, w, s.opts.SourceDateEpoch); err != nil {
 		return fmt.Errorf("writing layer of %s: %w", s.upper, err)
 	}

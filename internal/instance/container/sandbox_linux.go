@@ -27,7 +27,8 @@ type Sandbox struct {
 
 	runMu sync.Mutex // held for the whole of a Run or WriteLayer, and by Close
 
-	sess *session // the runner's container (Options.Runner); guarded by runMu
+	sess   *session        // the runner's container (Options.Runner); guarded by runMu
+	ending []chan struct{} // sessions released, still ending; guarded by runMu
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
@@ -165,6 +166,7 @@ func (s *Sandbox) close(keepUpper string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.endSession(ctx)
+	s.waitEnding()
 	var errs []error
 	if err := unmount(ctx, s.merged); err != nil {
 		errs = append(errs, fmt.Errorf("closing sandbox: %w", err))

@@ -185,6 +185,42 @@ func (s *Sandbox) endSession(ctx context.Context) {
 	}
 	s.sess = nil
 	_ = sess.stdin.Close()
+	sess.wait(ctx)
+	s.removeStubs(ctx, sess.stubs)
+}
+
+// releaseSession ends the session like endSession but, when runc created no
+// mount point in the root, does not wait for the container to go: its
+// steps have all ended (the runner kills what each leaves) and the runner
+// only exits, so the root no longer changes. Close waits for it.
+func (s *Sandbox) releaseSession(ctx context.Context) {
+	sess := s.sess
+	if sess == nil || len(sess.stubs) > 0 || sess.ended {
+		s.endSession(ctx)
+		return
+	}
+	s.sess = nil
+	_ = sess.stdin.Close()
+	done := make(chan struct{})
+	s.ending = append(s.ending, done)
+	go func() {
+		defer close(done)
+		sess.wait(context.WithoutCancel(ctx))
+	}()
+}
+
+// waitEnding waits for the sessions releaseSession let go.
+func (s *Sandbox) waitEnding() {
+	for _, done := range s.ending {
+		<-done
+	}
+	s.ending = nil
+}
+
+// wait waits for runc to return after the runner's stdin was closed,
+// killing the container when it takes too long, and removes what runc
+// left of it.
+func (sess *session) wait(ctx context.Context) {
 	exited := make(chan error, 1)
 	go func() { exited <- sess.cmd.Wait() }()
 	select {
@@ -201,7 +237,6 @@ func (s *Sandbox) endSession(ctx context.Context) {
 	if _, err := os.Stat(filepath.Join(StateRoot, sess.id)); err == nil {
 		deleteContainer(context.WithoutCancel(ctx), sess.id)
 	}
-	s.removeStubs(ctx, sess.stubs)
 }
 
 // tailBuffer keeps the last max bytes written to it.
