@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -134,28 +135,46 @@ func (s Spec) target() (name.Repository, []string, error) {
 	return repo, tags, nil
 }
 
-// push writes img with every tag through one pusher: one connection
-// setup (ping, auth), each blob checked and uploaded once with the first
-// tag's manifest, then the other tags' manifests at the same time.
+// push writes img with every tag through one pusher (one connection
+// setup): the layers and the configuration are checked and uploaded at the
+// same time, then the tags' manifests are put at the same time.
 func push(ctx context.Context, target Target, repo name.Repository, tags []string, img v1.Image) error {
 	p, err := remote.NewPusher(remote.WithContext(ctx), target.auth())
 	if err != nil {
 		return fmt.Errorf("pushing to %s: %w", repo.Name(), err)
 	}
-	if len(tags) == 0 {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("pushing to %s: %w", repo.Name(), err)
+	}
+	cfg, err := partial.ConfigLayer(img)
+	if err != nil {
+		return fmt.Errorf("pushing to %s: %w", repo.Name(), err)
+	}
+	if err := concurrently(append(layers, cfg), func(l v1.Layer) error {
+		if err := p.Upload(ctx, repo, l); err != nil {
+			d, _ := l.Digest()
+			return fmt.Errorf("pushing blob %s to %s: %w", d, repo.Name(), err)
+		}
 		return nil
+	}); err != nil {
+		return err
 	}
-	if err := p.Push(ctx, repo.Tag(tags[0]), img); err != nil {
-		return fmt.Errorf("pushing %s: %w", repo.Tag(tags[0]).Name(), err)
-	}
-	errs := make([]error, len(tags))
+	return concurrently(tags, func(t string) error {
+		if err := p.Put(ctx, repo.Tag(t), img); err != nil {
+			return fmt.Errorf("pushing %s: %w", repo.Tag(t).Name(), err)
+		}
+		return nil
+	})
+}
+
+// concurrently calls f for every item at the same time and joins the
+// errors.
+func concurrently[T any](items []T, f func(T) error) error {
+	errs := make([]error, len(items))
 	var wg sync.WaitGroup
-	for i, t := range tags[1:] {
-		wg.Go(func() {
-			if err := p.Put(ctx, repo.Tag(t), img); err != nil {
-				errs[i] = fmt.Errorf("tagging %s: %w", repo.Tag(t).Name(), err)
-			}
-		})
+	for i, it := range items {
+		wg.Go(func() { errs[i] = f(it) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -1,18 +1,22 @@
 package containerbuild
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 
 	"github.com/goldsmith/goldsmith/internal/instance/container"
 )
@@ -59,9 +63,7 @@ func (s Spec) logDir(stage string) (string, error) {
 }
 
 // writeImage stores img as the only image of a fresh OCI layout and then
-// records its digest in build.json. The blobs of shared (the parent's
-// layers) are hard links to the layer cache's copies when it has them,
-// else fetched and then kept there for the next build (cache may be nil).
+// records its digest in build.json.
 func writeImage(s Spec, img v1.Image, cache *container.LayerCache, shared []v1.Hash) (v1.Hash, error) {
 	dir := s.path(imageDir)
 	if err := os.RemoveAll(dir); err != nil {
@@ -71,29 +73,8 @@ func writeImage(s Spec, img v1.Image, cache *container.LayerCache, shared []v1.H
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("creating the image layout: %w", err)
 	}
-	blob := func(d v1.Hash) string { return filepath.Join(dir, "blobs", d.Algorithm, d.Hex) }
-	shared = slices.DeleteFunc(slices.Clone(shared), func(d v1.Hash) bool { return !slices.Contains(layerDigests(img), d) })
-	if cache != nil {
-		for _, d := range shared {
-			if src := cache.Blob(d); src != "" {
-				if err := os.MkdirAll(filepath.Dir(blob(d)), 0o755); err != nil {
-					return v1.Hash{}, fmt.Errorf("writing the image layout: %w", err)
-				}
-				if err := os.Link(src, blob(d)); err != nil {
-					slog.Debug("layer blob not linked from the cache", "digest", d, "err", err)
-				}
-			}
-		}
-	}
-	if err := p.AppendImage(img); err != nil {
+	if err := storeImage(p, img, cache, shared); err != nil {
 		return v1.Hash{}, fmt.Errorf("writing the image layout: %w", err)
-	}
-	if cache != nil {
-		for _, d := range shared {
-			if err := cache.KeepBlob(d, blob(d)); err != nil {
-				slog.Warn("keeping a layer blob", "digest", d, "err", err)
-			}
-		}
 	}
 	d, err := img.Digest()
 	if err != nil {
@@ -111,6 +92,87 @@ func writeImage(s Spec, img v1.Image, cache *container.LayerCache, shared []v1.H
 		return v1.Hash{}, fmt.Errorf("writing %s: %w", buildStateFile, err)
 	}
 	return d, nil
+}
+
+// storeImage writes img's blobs into the layout p (the layers at the same
+// time) and adds img to its index. The blobs of shared layers (the
+// parent's) are hard links to the layer cache's copies when it has them,
+// else written and then kept there for the next build (cache may be nil).
+// A linked layer is not opened at all: for a layer of a registry image,
+// opening it is already a request.
+func storeImage(p layout.Path, img v1.Image, cache *container.LayerCache, shared []v1.Hash) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(layers))
+	var wg sync.WaitGroup
+	for i, l := range layers {
+		wg.Go(func() { errs[i] = storeLayer(p, l, cache, shared) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	if err := p.WriteBlob(cfgName, io.NopCloser(bytes.NewReader(cfg))); err != nil {
+		return err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	manifest, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	if err := p.WriteBlob(d, io.NopCloser(bytes.NewReader(manifest))); err != nil {
+		return err
+	}
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		return err
+	}
+	return p.AppendDescriptor(*desc)
+}
+
+func storeLayer(p layout.Path, l v1.Layer, cache *container.LayerCache, shared []v1.Hash) error {
+	d, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(string(p), "blobs", d.Algorithm, d.Hex)
+	keep := cache != nil && slices.Contains(shared, d)
+	if keep {
+		if src := cache.Blob(d); src != "" {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			if err := os.Link(src, dst); err == nil || errors.Is(err, fs.ErrExist) {
+				return nil
+			}
+		}
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	if err := p.WriteBlob(d, rc); err != nil {
+		return err
+	}
+	if keep {
+		if err := cache.KeepBlob(d, dst); err != nil {
+			slog.Warn("keeping a layer blob", "digest", d, "err", err)
+		}
+	}
+	return nil
 }
 
 // readImage opens the image BuildStage stored.
