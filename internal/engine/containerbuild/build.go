@@ -87,7 +87,18 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		return err
 	}
 
+	cache, err := s.layerCache()
+	if err != nil {
+		return err
+	}
+	scratch := filepath.Join(work, "scratch")
 	var parent v1.Image
+	var launched *dockerfile.Launched
+	defer func() {
+		if cerr := launched.Close(); cerr != nil {
+			slog.WarnContext(ctx, "closing the launched build sandbox", "err", cerr)
+		}
+	}()
 	err = st.run(ctx, StepLaunchBuild, ActionLaunchInstance, map[string]string{"parentImage": s.ParentRef},
 		func(out map[string]string) (string, error) {
 			img, d, err := s.pull(ctx, s.ParentRef)
@@ -96,6 +107,13 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 			}
 			parent = img
 			out["parentImageDigest"] = d.String()
+			// The sandbox of the first layer comes up while the next step
+			// renders the Dockerfile and stages the components.
+			if cache != nil {
+				if launched, err = dockerfile.Launch(ctx, s.dockerfileOptions(scratch, cache), img); err != nil {
+					return "", err
+				}
+			}
 			return "", nil
 		})
 	if err != nil {
@@ -127,15 +145,13 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		"workingDirectory": workingDirectory(s)}
 	return st.run(ctx, StepApplyBuild, ActionExecuteComponents, inputs, func(out map[string]string) (string, error) {
 		out["logDir"] = logs
-		img, err := s.build(ctx, rendered, contextDir, filepath.Join(work, "scratch"), logs, parent)
+		l := launched
+		launched = nil // Build takes it over
+		img, err := s.build(ctx, rendered, contextDir, scratch, logs, parent, cache, l)
 		if err != nil {
 			if desc := toeFailure(latestDetailedOutput(filepath.Join(logs, ToeLogsDir)), staged); desc != "" {
 				return "", &componentError{desc: desc, logs: logs, err: err}
 			}
-			return "", err
-		}
-		cache, err := s.layerCache()
-		if err != nil {
 			return "", err
 		}
 		d, err := writeImage(s, img, cache, layerDigests(parent))
@@ -206,8 +222,21 @@ func (s Spec) render(ctx context.Context, contextDir string) (string, []stagedCo
 	return out, staged, nil
 }
 
+// dockerfileOptions are the options of the build's Dockerfile (without
+// what only Build uses).
+func (s Spec) dockerfileOptions(scratch string, cache *container.LayerCache) dockerfile.Options {
+	return dockerfile.Options{LayerCache: cache, ScratchDir: scratch, Network: s.Network, Runner: s.RunnerBinary}
+}
+
 // build runs the Dockerfile.
-func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, parent v1.Image) (v1.Image, error) {
+func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, parent v1.Image,
+	cache *container.LayerCache, launched *dockerfile.Launched) (v1.Image, error) {
+	handed := false // Build closes launched in any case
+	defer func() {
+		if !handed {
+			_ = launched.Close()
+		}
+	}()
 	stdout, err := openLog(logs, StdoutLog)
 	if err != nil {
 		return nil, err
@@ -218,27 +247,17 @@ func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, p
 		return nil, err
 	}
 	defer stderr.Close()
-	cache, err := s.layerCache()
-	if err != nil {
-		return nil, err
+	o := s.dockerfileOptions(scratch, cache)
+	o.Base = func(ctx context.Context, ref string) (v1.Image, error) {
+		if ref == s.ParentRef && parent != nil {
+			return parent, nil
+		}
+		img, _, err := s.pull(ctx, ref)
+		return img, err
 	}
-	res, err := dockerfile.Build(ctx, df, dockerfile.Options{
-		LayerCache: cache,
-		Base: func(ctx context.Context, ref string) (v1.Image, error) {
-			if ref == s.ParentRef && parent != nil {
-				return parent, nil
-			}
-			img, _, err := s.pull(ctx, ref)
-			return img, err
-		},
-		ContextDir: contextDir,
-		ScratchDir: scratch,
-		Network:    s.Network,
-		Runner:     s.RunnerBinary,
-		LogDir:     filepath.Join(logs, ToeLogsDir),
-		Stdout:     stdout,
-		Stderr:     stderr,
-	})
+	o.ContextDir, o.LogDir, o.Stdout, o.Stderr = contextDir, filepath.Join(logs, ToeLogsDir), stdout, stderr
+	o.Launched, handed = launched, true
+	res, err := dockerfile.Build(ctx, df, o)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ func (s *Sandbox) WriteLayer(ctx context.Context, w io.Writer) error { return er
 // CloseKeepingUpper fails: the sandbox needs Linux.
 func (s *Sandbox) CloseKeepingUpper(dst string) error { return errUnsupported }
 
+// Prestart does nothing.
+func (s *Sandbox) Prestart() {}
+
 // Close does nothing.
 func (s *Sandbox) Close() error { return nil }
 

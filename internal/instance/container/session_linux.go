@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,8 @@ const runnerPath = "/dev/.goldsmith-runner"
 type session struct {
 	id      string
 	cmd     *exec.Cmd
-	stdin   io.WriteCloser
+	stdin   io.WriteCloser // requests, the runner's fd 3
+	out     *os.File       // frames, the runner's fd 4
 	frames  *bufio.Reader
 	buf     []byte
 	stderr  *tailBuffer
@@ -55,19 +57,31 @@ func (s *Sandbox) startSession(ctx, runCtx context.Context) (*session, error) {
 		return nil, err
 	}
 	sess := &session{id: id, stubs: s.missingStubs(), logPath: s.runcLog(), stderr: &tailBuffer{max: 4096}}
-	sess.cmd = exec.Command(runc, "--root", StateRoot, "--log", sess.logPath, "--log-format", "json",
-		"run", "--bundle", s.bnd, id)
-	sess.cmd.Stderr = sess.stderr
-	sess.cmd.WaitDelay = 5 * time.Second
-	if sess.stdin, err = sess.cmd.StdinPipe(); err != nil {
-		return nil, fmt.Errorf("runner stdin: %w", err)
-	}
-	stdout, err := sess.cmd.StdoutPipe()
+	// The protocol's pipes go to the runner as fds 3 and 4 (runc
+	// --preserve-fds), not through runc's relay of its stdio.
+	reqR, reqW, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("runner stdout: %w", err)
+		return nil, fmt.Errorf("runner pipes: %w", err)
 	}
-	sess.frames = bufio.NewReaderSize(stdout, 64<<10)
-	if err := sess.cmd.Start(); err != nil {
+	frR, frW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, fmt.Errorf("runner pipes: %w", err)
+	}
+	sess.stdin, sess.out = reqW, frR
+	sess.frames = bufio.NewReaderSize(frR, 64<<10)
+	sess.cmd = exec.Command(runc, "--root", StateRoot, "--log", sess.logPath, "--log-format", "json",
+		"run", "--preserve-fds", "2", "--bundle", s.bnd, id)
+	sess.cmd.ExtraFiles = []*os.File{reqR, frW}
+	sess.cmd.Stdout, sess.cmd.Stderr = sess.stderr, sess.stderr
+	sess.cmd.WaitDelay = 5 * time.Second
+	err = sess.cmd.Start()
+	reqR.Close()
+	frW.Close()
+	if err != nil {
+		reqW.Close()
+		frR.Close()
 		s.removeStubs(ctx, sess.stubs)
 		return nil, fmt.Errorf("starting runc: %w", err)
 	}
@@ -83,6 +97,37 @@ func (s *Sandbox) startSession(ctx, runCtx context.Context) (*session, error) {
 		return nil, s.sessionFailed(ctx, fmt.Errorf("starting the sandbox runner: %w", err))
 	}
 	return sess, nil
+}
+
+// Prestart starts the runner's container now, in the background, so that
+// the first Run does not wait for it. Without Options.Runner it does
+// nothing. A start that fails is tried again by the first Run, which
+// reports the error; Close stops a start under way.
+func (s *Sandbox) Prestart() {
+	if s.opts.Runner == "" {
+		return
+	}
+	go func() {
+		s.runMu.Lock()
+		defer s.runMu.Unlock()
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		s.mu.Lock()
+		if s.closed || s.sess != nil {
+			s.mu.Unlock()
+			return
+		}
+		s.stopRun = stop
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.stopRun = nil
+			s.mu.Unlock()
+		}()
+		if _, err := s.startSession(ctx, ctx); err != nil {
+			slog.Debug("sandbox runner not started ahead", "scratch", s.scratch, "err", err)
+		}
+	}()
 }
 
 // read reads the next frame of the runner.
@@ -234,6 +279,7 @@ func (sess *session) wait(ctx context.Context) {
 			<-exited
 		}
 	}
+	sess.out.Close()
 	if _, err := os.Stat(filepath.Join(StateRoot, sess.id)); err == nil {
 		deleteContainer(context.WithoutCancel(ctx), sess.id)
 	}

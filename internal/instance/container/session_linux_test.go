@@ -92,3 +92,26 @@ func TestRunnerOutput(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestRunnerPrestart: a prestarted runner serves the first Run; closing a
+// sandbox while its runner starts leaves nothing behind.
+func TestRunnerPrestart(t *testing.T) {
+	requireSandbox(t)
+	lower := busyboxRootFS(t)
+	s, scratchRoot := openSandbox(t, Options{Lowers: []string{lower}, Runner: runnerForTest(t)})
+	s.Prestart()
+	waitForContainer(t, scratchRoot)
+	if code, out, _ := run(t, s, Process{}, "echo ok"); code != 0 || out != "ok\n" {
+		t.Fatalf("after Prestart: %d %q", code, out)
+	}
+	if ids, _ := listContainers(context.Background(), scratchRoot); len(ids) != 1 {
+		t.Fatalf("containers = %v, want the prestarted one only", ids)
+	}
+
+	s2, scratchRoot2 := openSandbox(t, Options{Lowers: []string{lower}, Runner: runnerForTest(t)})
+	s2.Prestart()
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertNoLeftovers(t, scratchRoot2)
+}

@@ -56,6 +56,10 @@ type Options struct {
 	// LogDir, when set, receives the toe logs written under
 	// /goldsmith/logs by the components RUN (see StagePath).
 	LogDir string
+	// Launched, when set, is the first layer's sandbox opened ahead by
+	// Launch: Build uses it when the base image is the one it was opened
+	// over, and closes it in any case.
+	Launched *Launched
 	// Stdout and Stderr receive the output of RUN instructions (nil: dropped).
 	Stdout, Stderr io.Writer
 	// OnStep is called when a step starts and when it ends.
@@ -144,10 +148,7 @@ func Build(ctx context.Context, dockerfile string, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.ScratchDir, 0o700); err != nil {
 		return nil, fmt.Errorf("dockerfile build: %w", err)
 	}
-	if o.rt == nil {
-		rt := containerRuntime()
-		o.rt = &rt
-	}
+	o.rt = o.runtime()
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -331,6 +332,12 @@ func (b *builder) ensureSandbox(ctx context.Context) error {
 	if b.sb != nil {
 		return nil
 	}
+	if took, err := b.takeLaunched(); took || err != nil {
+		if err != nil {
+			return fmt.Errorf("closing the launched build sandbox: %w", err)
+		}
+		return nil
+	}
 	if b.lowers == nil {
 		base, err := b.baseLower(ctx)
 		if err != nil {
@@ -341,7 +348,7 @@ func (b *builder) ensureSandbox(ctx context.Context) error {
 	b.sbIndex++
 	sb, err := b.o.rt.open(ctx, sandboxOptions{
 		Lowers:     slices.Clone(b.lowers),
-		ScratchDir: filepath.Join(b.o.ScratchDir, fmt.Sprintf("sandbox-%d", b.sbIndex)),
+		ScratchDir: sandboxDir(b.o.ScratchDir, b.sbIndex),
 		Network:    b.o.Network,
 		Runner:     b.o.Runner,
 	})
@@ -463,6 +470,9 @@ func (b *builder) commit(ctx context.Context) error {
 // cleanup closes a sandbox left open by a failure and removes the unpacked
 // base; the layer files stay (Result.Image reads them).
 func (b *builder) cleanup(ctx context.Context) {
+	if err := b.o.Launched.Close(); err != nil {
+		b.o.Log.Warn("closing the launched build sandbox", "err", err)
+	}
 	if b.sb != nil {
 		if err := b.unstage(ctx, b.sb.RootFS()); err != nil {
 			b.o.Log.Warn("keeping the logs of a failed build", "err", err)

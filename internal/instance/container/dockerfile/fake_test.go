@@ -28,11 +28,12 @@ import (
 // copy of its lowers (bottom first, no whiteouts), Run calls run, and
 // WriteLayer tars what changed under the root.
 type fakeRuntime struct {
-	mu     sync.Mutex
-	runs   []process
-	opened int
-	closed int
-	run    func(root string, p process) int
+	mu         sync.Mutex
+	runs       []process
+	opened     int
+	closed     int
+	prestarted int
+	run        func(root string, p process) int
 }
 
 func (f *fakeRuntime) runtime() *sandboxRuntime {
@@ -326,4 +327,10 @@ func layerFiles(t *testing.T, img v1.Image, skip int) map[string]fileEntry {
 type fileEntry struct {
 	h    *tar.Header
 	data string
+}
+
+func (s *fakeSandbox) Prestart() {
+	s.f.mu.Lock()
+	s.f.prestarted++
+	s.f.mu.Unlock()
 }

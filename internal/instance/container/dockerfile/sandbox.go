@@ -15,6 +15,9 @@ type sandbox interface {
 	// overlayfs upper directory) to dst, to be stacked as a lower.
 	CloseKeepingUpper(dst string) error
 	Close() error
+	// Prestart starts the sandbox's runner in the background (nothing
+	// without a runner).
+	Prestart()
 }
 
 // process mirrors container.Process.
@@ -32,6 +35,16 @@ type sandboxOptions struct {
 	ScratchDir string
 	Network    bool
 	Runner     string
+}
+
+// runtime is o's sandbox runtime: the container package unless a test set
+// a fake.
+func (o Options) runtime() *sandboxRuntime {
+	if o.rt != nil {
+		return o.rt
+	}
+	rt := containerRuntime()
+	return &rt
 }
 
 // sandboxRuntime opens sandboxes and unpacks layers: the container package, or a

@@ -1,14 +1,13 @@
 // Package runner is the process a build sandbox keeps running inside its
 // runc container, so that the RUN steps of one layer share one container
-// start: the host writes one Request per step (a JSON line on the
-// runner's stdin) and reads frames from its stdout: the step's output and
-// then its Result. Between steps the runner kills whatever the step left
-// running, as a fresh container per step would.
+// start: the host writes one Request per step (a JSON line on RequestFD)
+// and reads frames from FrameFD: the step's output and then its Result.
+// Between steps the runner kills whatever the step left running, as a
+// fresh container per step would.
 //
 // The runner is PID 1 of the container's PID namespace. It must be a
-// static executable, since it runs on the image's root; cmd/goldsmith-runner
-// is the small one goldsmith ships, and the goldsmith and goldsmith-agent
-// binaries also act as runners when started with Arg.
+// static executable, since it runs on the image's root: cmd/goldsmith-runner
+// is the small one goldsmith ships.
 package runner
 
 import (
@@ -17,6 +16,14 @@ import (
 	"fmt"
 	"io"
 	"sync"
+)
+
+// The runner reads requests from RequestFD and writes frames to FrameFD,
+// pipes the host passes it (runc run --preserve-fds 2); its stdout and
+// stderr are only for diagnostics.
+const (
+	RequestFD = 3
+	FrameFD   = 4
 )
 
 // Arg, as the only argument, starts a binary as a runner (IsRunner).

@@ -16,16 +16,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Main serves requests from stdin until it ends, writing frames to stdout,
-// and returns the process exit code. It is meant to run as PID 1 of the
-// sandbox's PID namespace: after each step it kills every other process.
+// Main serves requests from fd 3 (RequestFD) until it ends, writing frames
+// to fd 4 (FrameFD), and returns the process exit code. It is meant to run
+// as PID 1 of the sandbox's PID namespace: after each step it kills every
+// other process.
 func Main() int {
-	out := NewFrameWriter(os.Stdout)
+	in, out := os.NewFile(RequestFD, "requests"), NewFrameWriter(os.NewFile(FrameFD, "frames"))
 	if err := out.Write(FrameReady, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "goldsmith runner:", err)
 		return 1
 	}
-	dec := json.NewDecoder(bufio.NewReader(os.Stdin))
+	dec := json.NewDecoder(bufio.NewReader(in))
 	for {
 		var req Request
 		if err := dec.Decode(&req); err != nil {
