@@ -306,7 +306,7 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 	fetcher := artifact.NewFetcher(artifact.S3Options(a.cfg.S3))
 	eng, err := engine.New(ctx, engine.Options{
 		Store: a.st, QueueDriver: a.cfg.Store.Driver, QueueDSN: dsn, Inputs: svc,
-		RegistryAddr: a.RegistryAddr(), GoldsmithBinary: binary,
+		RegistryAddr: a.RegistryAddr(), LocalRegistry: a.reg, GoldsmithBinary: binary,
 		RunnerBinary: besideGoldsmith(a.cfg.Build.RunnerBinary, binary, "goldsmith-runner"),
 		ScratchRoot:  filepath.Join(a.cfg.DataDir, "builds"), LogRoot: filepath.Join(a.cfg.DataDir, "logs"),
 		LayerCacheDir: filepath.Join(a.cfg.DataDir, "layers"),

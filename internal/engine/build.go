@@ -344,7 +344,8 @@ func (e *Engine) target(region string, in *ContainerInputs) containerbuild.Targe
 		return containerbuild.Target{Repository: r.Address + "/" + in.Repository, Tags: in.Tags,
 			Insecure: r.Insecure, Username: r.Username, Password: r.Password}
 	}
-	return containerbuild.Target{Repository: e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags, Insecure: true}
+	return containerbuild.Target{Repository: e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags, Insecure: true,
+		Local: e.o.LocalRegistry}
 }
 
 // uploadLogs copies the build's logs to the infrastructure configuration's

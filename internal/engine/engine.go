@@ -40,11 +40,14 @@ type Inputs interface {
 
 // Options configure an Engine.
 type Options struct {
-	Store           store.Store
-	QueueDriver     string // "sqlite" or "postgres"
-	QueueDSN        string // sqlite file path (the same file the store uses) or PostgreSQL URL
-	Inputs          Inputs
-	RegistryAddr    string // host:port of the built-in registry (plain http)
+	Store        store.Store
+	QueueDriver  string // "sqlite" or "postgres"
+	QueueDSN     string // sqlite file path (the same file the store uses) or PostgreSQL URL
+	Inputs       Inputs
+	RegistryAddr string // host:port of the built-in registry (plain http)
+	// LocalRegistry, when set, is the built-in registry itself: builds
+	// store their images through it instead of pushing them over HTTP.
+	LocalRegistry   containerbuild.LocalRegistry
 	GoldsmithBinary string // static goldsmith binary staged into builds
 	// RunnerBinary is the sandbox runner of container builds ("" = one
 	// runc container per RUN).

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
 
@@ -47,6 +48,7 @@ type Registry struct {
 	app     *handlers.App
 	storage string                 // the storage driver's root
 	sync    func(dir string) error // makes the storage durable: syncStorage
+	local   distribution.Namespace // the storage, for Push
 	id      string
 	release func()
 	once    sync.Once
@@ -83,6 +85,10 @@ func New(ctx context.Context, dir string, log *slog.Logger) (*Registry, error) {
 		return nil, err
 	}
 	r.app = app
+	if r.local, err = newLocal(ctx, storage); err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("registry: %w", err)
+	}
 	log.Info("registry opened", "dir", abs)
 	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -107,5 +108,83 @@ func TestChangesAreDurableBeforeTheAnswer(t *testing.T) {
 	err = remote.Write(ref2, img, remote.WithRetryBackoff(remote.Backoff{Steps: 1}))
 	if err == nil || !strings.Contains(err.Error(), "durable") {
 		t.Fatalf("push with a failing sync = %v, want an error saying the change is not durable", err)
+	}
+}
+
+// TestPush: an image pushed straight into the storage is served over HTTP
+// under every tag with the same digest; pushing it again under another tag
+// stores nothing twice; each push syncs once; bad names are refused.
+func TestPush(t *testing.T) {
+	r, err := New(context.Background(), t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var syncs int
+	r.sync = func(dir string) error { syncs++; return syncStorage(dir) }
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img := ociImage(t, 2, 2000)
+	want, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, repo string
+		tags       []string
+		wantErr    string
+	}{
+		{"two tags", "team/app", []string{"latest", "1.0.0-1"}, ""},
+		{"again, another tag", "team/app", []string{"1.0.0-2"}, ""},
+		{"another repository", "other", []string{"v1"}, ""},
+		{"bad repository", "Team/App", []string{"v1"}, "invalid"},
+		{"bad tag", "team/app", []string{"no spaces"}, "invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := syncs
+			err := r.Push(t.Context(), tt.repo, tt.tags, img)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(strings.ToLower(err.Error()), tt.wantErr) {
+					t.Fatalf("Push = %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if syncs != before+1 {
+				t.Fatalf("%d syncs, want 1", syncs-before)
+			}
+			for _, tag := range tt.tags {
+				ref, err := name.ParseReference(host+"/"+tt.repo+":"+tag, name.Insecure)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := remote.Image(ref)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d, err := got.Digest(); err != nil || d != want {
+					t.Fatalf("%s: digest %v (%v), want %v", ref, d, err, want)
+				}
+				layers, err := got.Layers()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range layers { // read whole: the client checks each digest
+					rc, err := l.Compressed()
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, err = io.Copy(io.Discard, rc)
+					rc.Close()
+					if err != nil {
+						t.Fatalf("%s: layer: %v", ref, err)
+					}
+				}
+			}
+		})
 	}
 }

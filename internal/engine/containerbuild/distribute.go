@@ -135,10 +135,14 @@ func (s Spec) target() (name.Repository, []string, error) {
 	return repo, tags, nil
 }
 
-// push writes img with every tag through one pusher (one connection
+// push stores img with every tag through the local registry when the
+// target has one; else it pushes through one pusher (one connection
 // setup): the layers and the configuration are checked and uploaded at the
 // same time, then the tags' manifests are put at the same time.
 func push(ctx context.Context, target Target, repo name.Repository, tags []string, img v1.Image) error {
+	if target.Local != nil {
+		return target.Local.Push(ctx, repo.RepositoryStr(), tags, img)
+	}
 	p, err := remote.NewPusher(remote.WithContext(ctx), target.auth())
 	if err != nil {
 		return fmt.Errorf("pushing to %s: %w", repo.Name(), err)

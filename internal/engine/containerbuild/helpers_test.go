@@ -54,6 +54,7 @@ type env struct {
 	layerCache    string // shared by the env's builds
 	binary        string
 	runner        string // the sandbox runner, as the server uses it
+	reg           *registry.Registry
 }
 
 func newEnv(tb testing.TB, withBinary bool) *env {
@@ -70,7 +71,7 @@ func newEnv(tb testing.TB, withBinary bool) *env {
 		reg.Close()
 	})
 	host := strings.TrimPrefix(srv.URL, "http://")
-	e := &env{host: host, parent: host + "/base:latest"}
+	e := &env{host: host, parent: host + "/base:latest", reg: reg}
 	ref, err := name.ParseReference(e.parent, name.Insecure)
 	if err != nil {
 		tb.Fatal(err)

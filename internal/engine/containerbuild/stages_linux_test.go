@@ -388,3 +388,44 @@ func TestParentBlobsFromTheCache(t *testing.T) {
 		t.Fatal("the cache does not keep the parent's layer blob")
 	}
 }
+
+// TestDistributeLocal: storing through the in-process registry gives the
+// same image, under the same URIs, as pushing it over HTTP.
+func TestDistributeLocal(t *testing.T) {
+	e := newEnv(t, false)
+	s := e.spec("FROM {{{ imagebuilder:parentImage }}}\nRUN echo local > /etc/local\n", nil, false)
+	if _, err := BuildStage(t.Context(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer Cleanup(t.Context(), s)
+	viaHTTP, err := DistributeStage(t.Context(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Target.Local = e.reg
+	s.Target.Repository = e.host + "/out-local"
+	local, err := DistributeStage(t.Context(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local.Digest != viaHTTP.Digest || len(local.ImageURIs) != 3 {
+		t.Fatalf("local %s %v, over HTTP %s", local.Digest, local.ImageURIs, viaHTTP.Digest)
+	}
+	for _, uri := range local.ImageURIs {
+		ref, err := name.ParseReference(uri, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatalf("pulling %s: %v", uri, err)
+		}
+		if d, _ := img.Digest(); d.String() != local.Digest {
+			t.Fatalf("%s has digest %s", uri, d)
+		}
+		files, err := readImageFiles(img, "etc/local")
+		if err != nil || string(files["etc/local"]) != "local\n" {
+			t.Fatalf("%s: /etc/local = %q, %v", uri, files["etc/local"], err)
+		}
+	}
+}

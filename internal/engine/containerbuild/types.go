@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
 )
@@ -33,6 +35,15 @@ type Target struct {
 	// Username and Password authenticate to the target registry (basic
 	// auth); empty: the default keychain (~/.docker/config.json).
 	Username, Password string
+	// Local, when set, is the registry Repository is on, running in this
+	// process: the image is stored through it rather than pushed over HTTP.
+	Local LocalRegistry
+}
+
+// LocalRegistry stores an image straight into a registry's storage
+// (registry.Registry.Push), repository being the path in the registry.
+type LocalRegistry interface {
+	Push(ctx context.Context, repository string, tags []string, img v1.Image) error
 }
 
 // auth returns the push credentials of the target.
