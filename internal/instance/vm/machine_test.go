@@ -80,12 +80,15 @@ cat <&3 >&3
 	t.Logf("serial echo: %d bytes each way in %s = %.0f KiB/s", echo, d, float64(echo)/d.Seconds()/1024)
 }
 
+// TestPowerdown: the guest opens the power button's event device before it
+// says it waits (an event sent before the device is open is lost).
 func TestPowerdown(t *testing.T) {
 	kernel, mods := requireQEMU(t)
 	initrd := tinyInitrd(t, mods, []string{"button", "evdev"}, `
 for e in /sys/class/input/event*; do grep -q "Power Button" $e/device/name && dev=/dev/input/${e##*/}; done
+exec 3<$dev
 echo WAITING-POWER $dev
-dd if=$dev of=/dev/null bs=24 count=1 2>/dev/null
+dd of=/dev/null bs=24 count=1 <&3 2>/dev/null
 echo POWER-BUTTON`)
 	m := startTiny(t, Config{Name: "powerdown", Kernel: kernel, Initrd: initrd})
 	waitConsole(t, m, "WAITING-POWER /dev/input/event", 60*time.Second)
