@@ -14,10 +14,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/goldsmith/goldsmith/internal/toe"
 )
 
 // JobsDir holds the run-toe jobs on the image's disk, one folder per job,
@@ -62,23 +63,6 @@ var (
 	safeJobID   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 )
-
-// toeConfig is the `goldsmith toe run --config` file (as in the container
-// build's staging, internal/instance/container/dockerfile).
-type toeConfig struct {
-	Documents []toeConfigDoc `json:"documents"`
-	Phases    string         `json:"phases"`
-}
-
-type toeConfigDoc struct {
-	Path       string          `json:"path"`
-	Parameters []toeNameValues `json:"parameters,omitempty"`
-}
-
-type toeNameValues struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
 
 func (s *server) jobDir(id string) string { return path.Join(JobsDir, id) }
 
@@ -219,7 +203,7 @@ func (s *server) stageJob(reqID string, job ToeJob) (*jobState, error) {
 			return nil, fmt.Errorf("creating the job folder: %w", err)
 		}
 	}
-	cfg := toeConfig{Phases: j.Phases}
+	cfg := toe.RunConfig{Phases: j.Phases}
 	seen := map[string]bool{}
 	for i, d := range job.Documents {
 		file := d.FileName
@@ -238,17 +222,7 @@ func (s *server) stageJob(reqID string, job ToeJob) (*jobState, error) {
 		if err := os.WriteFile(s.hostPath(p), d.Content, 0o600); err != nil {
 			return nil, fmt.Errorf("writing document %s: %w", d.Name, err)
 		}
-		cd := toeConfigDoc{Path: s.cmdPath(p)}
-		params := job.Parameters[i]
-		keys := make([]string, 0, len(params))
-		for k := range params {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			cd.Parameters = append(cd.Parameters, toeNameValues{Name: k, Value: params[k]})
-		}
-		cfg.Documents = append(cfg.Documents, cd)
+		cfg.Documents = append(cfg.Documents, toe.NewConfigDocument(s.cmdPath(p), job.Parameters[i]))
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

@@ -154,26 +154,6 @@ type toeRunFlags struct {
 	s3PathStyle, trace                    bool
 }
 
-// runConfig is the AWSTOE --config file.
-type runConfig struct {
-	Documents []struct {
-		Path       string      `json:"path"`
-		Parameters []nameValue `json:"parameters"`
-	} `json:"documents"`
-	ExecutionID    string      `json:"executionId"`
-	ExecutonID     string      `json:"executonId"` // misspelt in an AWS example
-	LogDirectory   string      `json:"logDirectory"`
-	StateDirectory string      `json:"stateDirectory"`
-	Parameters     []nameValue `json:"parameters"`
-	Phases         string      `json:"phases"`
-	Trace          bool        `json:"trace"`
-}
-
-type nameValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
 func parseParameters(s string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, kv := range splitList(s) {
@@ -232,22 +212,15 @@ func runToe(ctx context.Context, cmd *cobra.Command, f toeRunFlags) error {
 		if err != nil {
 			return &toeExit{code: toeExitFailure, err: fmt.Errorf("reading config: %w", err)}
 		}
-		var c runConfig
+		var c toe.RunConfig
 		if err := json.Unmarshal(data, &c); err != nil {
 			return &toeExit{code: toeExitFailure, err: fmt.Errorf("config %s: %w", f.config, err)}
 		}
 		for _, d := range c.Documents {
 			paths = append(paths, d.Path)
-			m := map[string]string{}
-			for _, p := range d.Parameters {
-				m[p.Name] = p.Value
-			}
-			docParams = append(docParams, m)
+			docParams = append(docParams, toe.ParameterMap(d.Parameters))
 		}
-		opts.Parameters = map[string]string{}
-		for _, p := range c.Parameters {
-			opts.Parameters[p.Name] = p.Value
-		}
+		opts.Parameters = toe.ParameterMap(c.Parameters)
 		opts.ExecutionID = cmp.Or(c.ExecutionID, c.ExecutonID)
 		opts.LogDirectory, opts.StateDirectory = c.LogDirectory, c.StateDirectory
 		opts.Phases = splitList(c.Phases)

@@ -1,23 +1,22 @@
 package base
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/goldsmith/goldsmith/internal/mountinfo"
 )
 
 // DiskPackages are the packages mmdebstrap installs on top of minbase for
@@ -70,47 +69,18 @@ func mmdebstrapDir(ctx context.Context, suite, dir string, pkgs, mirrors []strin
 	return nil
 }
 
-// mountsUnder returns the mount points in a /proc/self/mountinfo text that
-// are dir or below it, deepest first.
-func mountsUnder(mountinfo io.Reader, dir string) ([]string, error) {
+// mountsUnder returns the mount points that are dir or below it, deepest
+// first.
+func mountsUnder(mounts []mountinfo.Mount, dir string) []string {
 	dir = filepath.Clean(dir)
 	var out []string
-	sc := bufio.NewScanner(mountinfo)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(f[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
+	for _, m := range mounts {
+		if m.Target == dir || strings.HasPrefix(m.Target, dir+"/") {
+			out = append(out, m.Target)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
-	return out, nil
-}
-
-// unescapeMountinfo decodes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	mountinfo.DeepestFirst(out)
+	return out
 }
 
 // detachMountsUnder lazily unmounts every mount at or below dir, so that
@@ -120,16 +90,11 @@ func detachMountsUnder(dir string) error {
 	if err != nil {
 		return fmt.Errorf("mounts under %s: %w", dir, err)
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		return fmt.Errorf("mounts under %s: %w", dir, err)
 	}
-	mps, err := mountsUnder(f, abs)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("mounts under %s: %w", dir, err)
-	}
-	for _, mp := range mps {
+	for _, mp := range mountsUnder(mounts, abs) {
 		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("unmount %s: %w", mp, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/goldsmith/goldsmith/internal/instance/vm"
+	"github.com/goldsmith/goldsmith/internal/mountinfo"
 )
 
 func TestParseMBRPartition1(t *testing.T) {
@@ -272,13 +273,12 @@ func TestDebianDiskCancel(t *testing.T) {
 		t.Fatalf("err = %v, want the context's deadline", err)
 	}
 	t.Logf("cancelled build returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if left, err := mountsUnder(f, dir); err != nil || len(left) > 0 {
-		t.Fatalf("mounts left under %s: %q %v", dir, left, err)
+	if left := mountsUnder(mounts, dir); len(left) > 0 {
+		t.Fatalf("mounts left under %s: %q", dir, left)
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/goldsmith/goldsmith/internal/mountinfo"
 )
 
 func TestMountsUnder(t *testing.T) {
@@ -26,29 +28,13 @@ bad line
 		{"/work/d/rootfs x", []string{"/work/d/rootfs x/proc"}},
 		{"/elsewhere", nil},
 	}
+	mounts, err := mountinfo.Parse(strings.NewReader(info))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
-		got, err := mountsUnder(strings.NewReader(info), tt.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, tt.want) {
+		if got := mountsUnder(mounts, tt.dir); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("mountsUnder(%q) = %q, want %q", tt.dir, got, tt.want)
-		}
-	}
-}
-
-func TestUnescapeMountinfo(t *testing.T) {
-	tests := map[string]string{
-		`/a\040b`:  "/a b",
-		`/a\011`:   "/a\t",
-		`/plain`:   "/plain",
-		`/bad\09`:  `/bad\09`,
-		`/short\0`: `/short\0`,
-		`\134x`:    `\x`,
-	}
-	for in, want := range tests {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package containerbuild
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"golang.org/x/sys/unix"
+
+	"github.com/goldsmith/goldsmith/internal/mountinfo"
 )
 
 // buildahBaseName is the local name the busybox base gets in buildah's
@@ -120,18 +121,16 @@ func (bb *buildahBench) close(tb testing.TB, dir string) {
 
 // mountsUnder lists the mount points under dir, deepest first.
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mounts")
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 1 && strings.HasPrefix(fields[1], dir+"/") {
-			out = append([]string{fields[1]}, out...)
+	for _, m := range mounts {
+		if strings.HasPrefix(m.Target, dir+"/") {
+			out = append(out, m.Target)
 		}
 	}
+	mountinfo.DeepestFirst(out)
 	return out
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -105,13 +104,7 @@ func storeImage(p layout.Path, img v1.Image, cache *container.LayerCache, shared
 	if err != nil {
 		return err
 	}
-	errs := make([]error, len(layers))
-	var wg sync.WaitGroup
-	for i, l := range layers {
-		wg.Go(func() { errs[i] = storeLayer(p, l, cache, shared) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := concurrently(layers, func(l v1.Layer) error { return storeLayer(p, l, cache, shared) }); err != nil {
 		return err
 	}
 	cfgName, err := img.ConfigName()

@@ -1,20 +1,18 @@
 package container
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/goldsmith/goldsmith/internal/mountinfo"
 )
 
 // Cleanup removes what sandboxes under scratchRoot left behind after a
@@ -94,73 +92,18 @@ func isUnder(p, root string) bool {
 // overlayMountsUnder lists overlay mount points strictly under root,
 // deepest first.
 func overlayMountsUnder(root string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, fmt.Errorf("cleanup: %w", err)
-	}
-	defer f.Close()
-	mounts, err := parseMountinfo(f)
+	mounts, err := mountinfo.Self()
 	if err != nil {
 		return nil, fmt.Errorf("cleanup: %w", err)
 	}
 	var out []string
 	for _, m := range mounts {
-		if m.fstype == "overlay" && isUnder(m.target, root) {
-			out = append(out, m.target)
+		if m.FSType == "overlay" && isUnder(m.Target, root) {
+			out = append(out, m.Target)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	mountinfo.DeepestFirst(out)
 	return out, nil
-}
-
-type mountInfo struct{ target, fstype string }
-
-// parseMountinfo reads /proc/<pid>/mountinfo (proc(5)): the mount point is
-// field 5 (octal-escaped), the file system type follows the "-" separator.
-func parseMountinfo(r io.Reader) ([]mountInfo, error) {
-	var out []mountInfo
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
-			continue
-		}
-		sep := -1
-		for i := 6; i < len(fields); i++ {
-			if fields[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || sep+1 >= len(fields) {
-			continue
-		}
-		out = append(out, mountInfo{target: unescapeOctal(fields[4]), fstype: fields[sep+1]})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading mountinfo: %w", err)
-	}
-	return out, nil
-}
-
-// unescapeOctal undoes the kernel's \ooo escapes (space, tab, newline, \).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // sandboxDirs finds the scratch directories under root that Open created.

@@ -9,8 +9,9 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
+
+	"github.com/goldsmith/goldsmith/internal/toe"
 )
 
 // The staging layout. Goldsmith stages, inside the build context directory,
@@ -54,22 +55,6 @@ type StagedComponents struct {
 	Phases           string   // default BuildPhases
 }
 
-// toeConfig mirrors `goldsmith toe run --config` (the AWSTOE config file).
-type toeConfig struct {
-	Documents []toeDocument `json:"documents"`
-	Phases    string        `json:"phases"`
-}
-
-type toeDocument struct {
-	Path       string         `json:"path"`
-	Parameters []toeNameValue `json:"parameters,omitempty"`
-}
-
-type toeNameValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // Stage writes the staging layout into contextDir: the goldsmith binary read
@@ -93,7 +78,7 @@ func Stage(ctx context.Context, contextDir, binary string, comps []Component, wo
 		return StagedComponents{}, fmt.Errorf("staging the goldsmith binary: %w", err)
 	}
 	out := StagedComponents{WorkingDirectory: workingDirectory, Phases: BuildPhases}
-	cfg := toeConfig{Phases: BuildPhases}
+	cfg := toe.RunConfig{Phases: BuildPhases}
 	for i, c := range comps {
 		name := strings.Trim(unsafeName.ReplaceAllString(c.Name, "-"), "-")
 		if name == "" {
@@ -105,11 +90,7 @@ func Stage(ctx context.Context, contextDir, binary string, comps []Component, wo
 		}
 		p := path.Join(StagePath, stageComponents, file)
 		out.Paths = append(out.Paths, p)
-		d := toeDocument{Path: p}
-		for _, k := range sortedKeys(c.Parameters) {
-			d.Parameters = append(d.Parameters, toeNameValue{Name: k, Value: c.Parameters[k]})
-		}
-		cfg.Documents = append(cfg.Documents, d)
+		cfg.Documents = append(cfg.Documents, toe.NewConfigDocument(p, c.Parameters))
 	}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
@@ -186,13 +167,4 @@ func copyHostFile(ctx context.Context, src, dst string, mode os.FileMode) error 
 		return err
 	}
 	return out.Close()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

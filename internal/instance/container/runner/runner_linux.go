@@ -49,12 +49,12 @@ func Main() int {
 }
 
 // Step runs one request, sending its output to out as FrameStdout and
-// FrameStderr frames, and then, when the runner is PID 1, kills and reaps
-// whatever else is still running.
+// FrameStderr frames. When the runner is PID 1, whatever else is still
+// running when the step's process ends is killed and reaped.
 func Step(req Request, out *FrameWriter) Result {
 	res := step(req, out)
 	if os.Getpid() == 1 {
-		killRest()
+		reapAll()
 	}
 	return res
 }
@@ -127,10 +127,9 @@ func forward(r io.Reader, typ byte, out *FrameWriter) {
 	}
 }
 
-// killRest kills every process of the namespace but the runner and reaps
-// them all.
-func killRest() {
-	_ = unix.Kill(-1, unix.SIGKILL)
+// reapAll waits for every child of the runner (what step killed, and the
+// orphans the namespace's processes left to PID 1) until none is left.
+func reapAll() {
 	for {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(-1, &ws, 0, nil)
