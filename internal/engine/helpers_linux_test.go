@@ -62,11 +62,12 @@ type testEnv struct {
 	st            store.Store
 	driver, dsn   string
 	host          string
+	reg           *registry.Registry
 	scratch, logs string
 	inputs        *fakeInputs
 }
 
-func newTestEnv(t *testing.T, pgAdmin string, comps ...containerbuild.Component) *testEnv {
+func newTestEnv(t testing.TB, pgAdmin string, comps ...containerbuild.Component) *testEnv {
 	t.Helper()
 	testsupport.RequireRealBuilds(t)
 	ctx := t.Context()
@@ -97,7 +98,7 @@ func newTestEnv(t *testing.T, pgAdmin string, comps ...containerbuild.Component)
 		srv.Close()
 		reg.Close()
 	})
-	te.host = strings.TrimPrefix(srv.URL, "http://")
+	te.host, te.reg = strings.TrimPrefix(srv.URL, "http://"), reg
 	img, err := base.Busybox(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func newTestEnv(t *testing.T, pgAdmin string, comps ...containerbuild.Component)
 }
 
 // engine makes and starts an engine on te; it is stopped at the end of the test.
-func (te *testEnv) engine(t *testing.T) *Engine {
+func (te *testEnv) engine(t testing.TB) *Engine {
 	t.Helper()
 	e, err := New(t.Context(), Options{
 		Store: te.st, QueueDriver: te.driver, QueueDSN: te.dsn, Inputs: te.inputs, RegistryAddr: te.host,
@@ -140,11 +141,17 @@ func (te *testEnv) engine(t *testing.T) *Engine {
 }
 
 // insertImage stores a PENDING image (type DOCKER unless typ says otherwise).
-func (te *testEnv) insertImage(t *testing.T, arn string, typ gen.ImageType) {
+func (te *testEnv) insertImage(t testing.TB, arn string, typ gen.ImageType) {
+	t.Helper()
+	te.insertImageTemplate(t, arn, typ, template)
+}
+
+// insertImageTemplate is insertImage with the recipe's Dockerfile template.
+func (te *testEnv) insertImageTemplate(t testing.TB, arn string, typ gen.ImageType, tmpl string) {
 	t.Helper()
 	img := gen.Image{Arn: arn, Type: typ, Name: "demo", Version: "1.0.0", Platform: gen.PlatformLinux,
 		State: &gen.ImageState{Status: gen.ImageStatusPENDING},
-		ContainerRecipe: &gen.ContainerRecipe{Name: "demo", Version: "1.0.0", DockerfileTemplateData: template,
+		ContainerRecipe: &gen.ContainerRecipe{Name: "demo", Version: "1.0.0", DockerfileTemplateData: tmpl,
 			ParentImage: te.host + "/base:latest", ContainerType: gen.ContainerTypeDOCKER}}
 	body, err := json.Marshal(struct {
 		gen.Image
@@ -164,7 +171,7 @@ func (te *testEnv) insertImage(t *testing.T, arn string, typ gen.ImageType) {
 	}
 }
 
-func (te *testEnv) image(t *testing.T, arn string) *imageDoc {
+func (te *testEnv) image(t testing.TB, arn string) *imageDoc {
 	t.Helper()
 	d, _, err := loadImage(t.Context(), te.st, arn)
 	if err != nil {
@@ -205,7 +212,7 @@ func (te *testEnv) waitStep(t *testing.T, arn, step string, timeout time.Duratio
 	t.Fatalf("step %s never ran", step)
 }
 
-func (te *testEnv) executions(t *testing.T, arn string) []*Execution {
+func (te *testEnv) executions(t testing.TB, arn string) []*Execution {
 	t.Helper()
 	var xs []*Execution
 	err := te.st.View(t.Context(), func(tx store.Tx) error {
@@ -219,7 +226,7 @@ func (te *testEnv) executions(t *testing.T, arn string) []*Execution {
 	return xs
 }
 
-func (te *testEnv) steps(t *testing.T, execID string) []*StepExecution {
+func (te *testEnv) steps(t testing.TB, execID string) []*StepExecution {
 	t.Helper()
 	var ss []*StepExecution
 	err := te.st.View(t.Context(), func(tx store.Tx) error {
@@ -233,7 +240,7 @@ func (te *testEnv) steps(t *testing.T, execID string) []*StepExecution {
 	return ss
 }
 
-func (te *testEnv) allSteps(t *testing.T, arn string) []*StepExecution {
+func (te *testEnv) allSteps(t testing.TB, arn string) []*StepExecution {
 	t.Helper()
 	var all []*StepExecution
 	for _, x := range te.executions(t, arn) {
@@ -243,7 +250,7 @@ func (te *testEnv) allSteps(t *testing.T, arn string) []*StepExecution {
 }
 
 // summary renders the executions and steps as "TYPE=STATUS[step=STATUS ...]".
-func (te *testEnv) summary(t *testing.T, arn string) string {
+func (te *testEnv) summary(t testing.TB, arn string) string {
 	t.Helper()
 	var b []string
 	for _, x := range te.executions(t, arn) {

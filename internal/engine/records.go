@@ -41,9 +41,13 @@ type StepExecution struct {
 	TimeoutSeconds          *int32 `json:"timeoutSeconds,omitempty"`
 }
 
-// timestamp formats a DateTime field: ISO-8601 UTC with milliseconds.
+// timeLayout is the layout of DateTime fields: ISO-8601 UTC with
+// milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// timestamp formats a DateTime field.
 func timestamp(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	return t.UTC().Format(timeLayout)
 }
 
 func newExecutionID() string { return "wf-" + uuid.NewString() }
@@ -152,32 +156,46 @@ func decodeStep(r *store.Resource) (*StepExecution, error) {
 // putRecord inserts or replaces the record with the ARN in its own
 // transaction.
 func putRecord(ctx context.Context, st store.Store, r *store.Resource, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encoding %s %s: %w", r.Kind, r.ARN, err)
-	}
-	r.Body = body
-	if r.Updated.IsZero() {
-		r.Updated = time.Now().UTC()
-		r.Created = r.Updated
-	}
-	err = st.Update(ctx, func(tx store.Tx) error {
-		old, err := tx.Get(ctx, r.ARN)
-		switch {
-		case err == nil:
-			cp := *old
-			cp.Body, cp.Updated = body, r.Updated
-			return tx.Replace(ctx, &cp)
-		case isNotFound(err):
-			return tx.Insert(ctx, r)
-		default:
-			return err
+	return putRecords(ctx, st, record{r, v})
+}
+
+// record is a resource to write and the value its body encodes.
+type record struct {
+	r *store.Resource
+	v any
+}
+
+// putRecords inserts or replaces the records in one transaction.
+func putRecords(ctx context.Context, st store.Store, recs ...record) error {
+	for _, rec := range recs {
+		body, err := json.Marshal(rec.v)
+		if err != nil {
+			return fmt.Errorf("encoding %s %s: %w", rec.r.Kind, rec.r.ARN, err)
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("writing %s %s: %w", r.Kind, r.ARN, err)
+		rec.r.Body = body
+		if rec.r.Updated.IsZero() {
+			rec.r.Updated = time.Now().UTC()
+			rec.r.Created = rec.r.Updated
+		}
 	}
-	return nil
+	return st.Update(ctx, func(tx store.Tx) error {
+		for _, rec := range recs {
+			r := rec.r
+			old, err := tx.Get(ctx, r.ARN)
+			switch {
+			case err == nil:
+				cp := *old
+				cp.Body, cp.Updated = r.Body, r.Updated
+				err = tx.Replace(ctx, &cp)
+			case isNotFound(err):
+				err = tx.Insert(ctx, r)
+			}
+			if err != nil {
+				return fmt.Errorf("writing %s %s: %w", r.Kind, r.ARN, err)
+			}
+		}
+		return nil
+	})
 }
 
 func ptr[T any](v T) *T { return &v }

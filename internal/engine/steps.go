@@ -55,10 +55,13 @@ func (b *imageBuild) newExecution(ctx context.Context, st stage, retried bool) (
 }
 
 func (l *execLog) writeExecution(ctx context.Context) error {
+	return putRecords(ctx, l.b.e.o.Store, l.executionRecord())
+}
+
+func (l *execLog) executionRecord() record {
 	now := time.Now().UTC()
-	r := &store.Resource{ARN: l.x.WorkflowExecutionId, Kind: KindExecution, Account: l.b.account, Name: l.b.arn,
-		Build: l.stage, Created: now, Updated: now}
-	return putRecord(ctx, l.b.e.o.Store, r, &l.x)
+	return record{&store.Resource{ARN: l.x.WorkflowExecutionId, Kind: KindExecution, Account: l.b.account,
+		Name: l.b.arn, Build: l.stage, Created: now, Updated: now}, &l.x}
 }
 
 // on is the containerbuild step callback: it writes the step (RUNNING,
@@ -100,15 +103,11 @@ func (l *execLog) on(st containerbuild.Step) {
 			*l.x.TotalStepsFailed++
 		}
 	}
-	l.record(l.writeStep(rec))
-	l.record(l.writeExecution(l.ctx))
-}
-
-func (l *execLog) writeStep(rec *stepRec) error {
+	// The step and the execution's counts change together.
 	now := time.Now().UTC()
-	r := &store.Resource{ARN: rec.s.StepExecutionId, Kind: KindStep, Account: l.b.account,
-		Name: l.x.WorkflowExecutionId, Build: rec.index, Created: now, Updated: now}
-	return putRecord(l.ctx, l.b.e.o.Store, r, &rec.s)
+	step := record{&store.Resource{ARN: rec.s.StepExecutionId, Kind: KindStep, Account: l.b.account,
+		Name: l.x.WorkflowExecutionId, Build: rec.index, Created: now, Updated: now}, &rec.s}
+	l.record(putRecords(l.ctx, l.b.e.o.Store, step, l.executionRecord()))
 }
 
 func (l *execLog) record(err error) {

@@ -1,28 +1,16 @@
 package containerbuild
 
 import (
-	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/goldsmith/goldsmith/internal/testsupport"
 )
-
-// benchCommands is the 3-step build. The busybox base has no /opt,
-// so the third step creates it (in both measurements).
-var benchCommands = []string{
-	"echo built-by-goldsmith > /etc/marker",
-	"rm -f /bin/vi",
-	"mkdir -p /opt && head -c 1024 /dev/urandom > /opt/blob",
-}
 
 // BenchmarkBuildToPushed times the 3-step build (RUN lines of a Dockerfile
 // template without components) from the start of BuildStage to the end of
@@ -38,7 +26,7 @@ func BenchmarkBuildToPushed(b *testing.B) {
 	e := newEnv(b, false)
 	var tmpl strings.Builder
 	tmpl.WriteString("FROM {{{ imagebuilder:parentImage }}}\n")
-	for _, c := range benchCommands {
+	for _, c := range testsupport.ContainerBenchCommands() {
 		tmpl.WriteString("RUN " + c + "\n")
 	}
 	lower := filepath.Join(b.TempDir(), "lower")
@@ -55,7 +43,7 @@ func BenchmarkBuildToPushed(b *testing.B) {
 		}
 	}
 	ctx := context.Background()
-	bb := newBuildahBench(b, benchCommands)
+	bb := newBuildahBench(b, testsupport.ContainerBenchCommands())
 	// Warm the layer cache (the first build on a parent fills it).
 	warm := e.spec(tmpl.String(), nil, false)
 	warm.ScratchDir = filepath.Join(e.scratch, "warm")
@@ -89,7 +77,7 @@ func BenchmarkBuildToPushed(b *testing.B) {
 
 		dir := filepath.Join(e.scratch, fmt.Sprint("floor-", i))
 		start = time.Now()
-		if err := floorBuild(ctx, lower, dir); err != nil {
+		if err := testsupport.ContainerFloorBuild(ctx, lower, dir, testsupport.ContainerBenchCommands()); err != nil {
 			b.Fatal(err)
 		}
 		floor += time.Since(start)
@@ -117,83 +105,4 @@ func BenchmarkBuildToPushed(b *testing.B) {
 		b.ReportMetric(float64(buildah.Nanoseconds())/n, "buildah-ns/op")
 		b.ReportMetric(float64(gold)/float64(buildah), "goldsmith/buildah")
 	}
-}
-
-// floorBuild runs benchCommands by chroot over an overlay of lower (mounted
-// in a private mount namespace, so it goes away with it) and writes the
-// upper directory as a layer tar.
-func floorBuild(ctx context.Context, lower, dir string) error {
-	upper, work, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
-	for _, d := range []string{upper, work, merged} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	script := fmt.Sprintf("set -e; mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s; mount --rbind /dev %s/dev",
-		lower, upper, work, merged, merged)
-	for _, c := range benchCommands {
-		script += fmt.Sprintf("; chroot %s /bin/sh -c '%s'", merged, c)
-	}
-	if out, err := exec.CommandContext(ctx, "unshare", "--mount", "sh", "-c", script).CombinedOutput(); err != nil {
-		return fmt.Errorf("floor: %v: %s", err, out)
-	}
-	f, err := os.Create(filepath.Join(dir, "layer.tar"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if err := writeUpper(upper, io.MultiWriter(f, h)); err != nil {
-		return err
-	}
-	_ = h.Sum(nil)
-	return f.Close()
-}
-
-// writeUpper is the minimal upper-directory-to-layer conversion: regular
-// files, directories, symlinks, and whiteouts (0/0 character devices) as
-// .wh. entries.
-func writeUpper(upper string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	err := filepath.Walk(upper, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || p == upper {
-			return err
-		}
-		rel, _ := filepath.Rel(upper, p)
-		if fi.Mode()&os.ModeCharDevice != 0 {
-			if st, ok := fi.Sys().(*unix.Stat_t); ok && st.Rdev == 0 {
-				return tw.WriteHeader(&tar.Header{Name: filepath.Join(filepath.Dir(rel), ".wh."+fi.Name()),
-					Typeflag: tar.TypeReg, Mode: 0o600, ModTime: fi.ModTime()})
-			}
-		}
-		link := ""
-		if fi.Mode()&os.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = rel
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if _, err := io.Copy(tw, f); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }

@@ -20,10 +20,20 @@ import (
 // scratchRoot are killed and deleted, overlay mounts under scratchRoot are
 // unmounted (lazily when busy), and the sandbox scratch directories (those
 // Open created) are removed. Other files under scratchRoot are left alone.
+// A sandbox's container bundle and overlay live in its scratch directory,
+// which Open marks first and Close removes last: when no such directory is
+// under scratchRoot there is nothing else to look for (no `runc list`).
 func Cleanup(ctx context.Context, scratchRoot string) error {
 	root, err := filepath.Abs(scratchRoot)
 	if err != nil {
 		return fmt.Errorf("cleanup: %w", err)
+	}
+	dirs, err := sandboxDirs(root)
+	if err != nil {
+		return err
+	}
+	if len(dirs) == 0 {
+		return nil
 	}
 	var errs []error
 	ids, err := listContainers(ctx, root)
@@ -44,10 +54,6 @@ func Cleanup(ctx context.Context, scratchRoot string) error {
 		if err := unmount(ctx, m); err != nil {
 			errs = append(errs, fmt.Errorf("cleanup: %w", err))
 		}
-	}
-	dirs, err := sandboxDirs(root)
-	if err != nil {
-		errs = append(errs, err)
 	}
 	for _, d := range dirs {
 		slog.InfoContext(ctx, "cleanup: removing sandbox scratch directory", "dir", d)
