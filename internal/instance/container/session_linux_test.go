@@ -1,11 +1,9 @@
 package container
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -27,16 +25,8 @@ func TestRunnerSharesOneContainerPerLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var names []string
-	tr := tar.NewReader(&layer)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
+	for _, e := range readLayer(t, layer.Bytes()) {
+		names = append(names, e.hdr.Name)
 	}
 	if got := strings.Join(names, " "); got != "opt/ opt/file" {
 		t.Fatalf("layer entries = %q, want only opt/ and opt/file", got)
