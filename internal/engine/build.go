@@ -72,6 +72,7 @@ type imageBuild struct {
 	scratch, logDir string
 	cleanup         func(ctx context.Context) error
 	keepOnFailure   bool // a failed VM build keeps its instance disk
+	held            heldRecords
 }
 
 // build claims (PENDING) or resumes (running state) an image and runs its
@@ -160,6 +161,7 @@ func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageAR
 		Recipe: d.ContainerRecipe, Components: in.Components, ParentRef: in.ParentRef,
 		TestsEnabled:    tests,
 		Target:          b.e.target(a.Region, in),
+		BuiltIn:         containerbuild.BuiltIn{Addr: b.e.o.RegistryAddr, Store: b.e.o.LocalRegistry},
 		GoldsmithBinary: b.e.o.GoldsmithBinary,
 		RunnerBinary:    b.e.o.RunnerBinary,
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
@@ -207,19 +209,18 @@ func (b *imageBuild) runStage(ctx context.Context, st stage) (*execLog, error) {
 			}
 		}
 	}
-	d, err := updateImage(ctx, b.e.o.Store, b.arn, runningStates(), func(d *imageDoc) error {
+	// The stage starts in one transaction: its image state, its execution
+	// and what the build holds (the previous stage's end).
+	x := b.newExecution(ctx, st, len(prior) > 0)
+	_, err = b.update(ctx, runningStates(), func(d *imageDoc) error {
+		if d.cancelRequested() {
+			return errCancelled
+		}
 		if d.status() != gen.ImageStatusINTEGRATING {
 			d.State = &gen.ImageState{Status: st.state}
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if d.cancelRequested() {
-		return nil, errCancelled
-	}
-	x, err := b.newExecution(ctx, st, len(prior) > 0)
+	}, x.executionRecord())
 	if err != nil {
 		return nil, err
 	}
@@ -230,12 +231,17 @@ func (b *imageBuild) runStage(ctx context.Context, st stage) (*execLog, error) {
 	if err != nil {
 		return x, err
 	}
+	// The execution's end is written with the stage's result, if any, or
+	// with the build's next write.
+	if err := x.end(gen.WorkflowExecutionStatusCOMPLETED, ""); err != nil {
+		return x, err
+	}
 	if res != nil {
 		if err := b.integrate(ctx, res); err != nil {
 			return x, err
 		}
 	}
-	return nil, x.end(ctx, gen.WorkflowExecutionStatusCOMPLETED, "")
+	return nil, nil
 }
 
 func runningStates() []gen.ImageStatus {
@@ -250,7 +256,7 @@ func (b *imageBuild) workflowARN(st stage) string {
 // integrate records what a stage produced: the build's OS version and
 // packages, and the distribution's outputs (INTEGRATING).
 func (b *imageBuild) integrate(ctx context.Context, res *stageResult) error {
-	_, err := updateImage(ctx, b.e.o.Store, b.arn, runningStates(), func(d *imageDoc) error {
+	_, err := b.update(ctx, runningStates(), func(d *imageDoc) error {
 		var pkgs []containerbuild.Package
 		switch {
 		case res.container != nil:
@@ -287,6 +293,11 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 	cause := context.Cause(bctx)
 	if err != nil && bctx.Err() != nil && (errors.Is(cause, errStopping) || (jobCtx.Err() != nil &&
 		!errors.Is(jobCtx.Err(), context.DeadlineExceeded))) {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(bctx), writeTimeout)
+		defer cancel()
+		if werr := b.write(wctx); werr != nil {
+			b.e.log.WarnContext(jobCtx, "writing the records of an interrupted build", "arn", b.arn, "err", werr)
+		}
 		b.e.log.InfoContext(jobCtx, "build interrupted; it resumes at the next start", "arn", b.arn, "err", err)
 		return nil
 	}
@@ -308,9 +319,13 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 		if status == gen.ImageStatusCANCELLED {
 			reason = "cancelled by CancelImageCreation during workflow execution " + x.x.WorkflowExecutionId
 		}
-		if werr := x.end(wctx, xStatus, err.Error()); werr != nil {
+		if werr := x.end(xStatus, err.Error()); werr != nil {
 			return werr
 		}
+	}
+	// What the build holds is written before its scratch directory goes.
+	if werr := b.write(wctx); werr != nil {
+		return werr
 	}
 	b.uploadLogs(wctx)
 	if b.cleanup != nil && !b.keepForDebug(wctx, status) {
@@ -322,7 +337,7 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 	if status == gen.ImageStatusAVAILABLE {
 		from = []gen.ImageStatus{gen.ImageStatusINTEGRATING}
 	}
-	_, uerr := updateImage(wctx, b.e.o.Store, b.arn, from, func(d *imageDoc) error {
+	_, uerr := b.update(wctx, from, func(d *imageDoc) error {
 		d.State = &gen.ImageState{Status: status, Reason: reason}
 		delete(d.extra, keyCancel)
 		return nil
@@ -344,8 +359,7 @@ func (e *Engine) target(region string, in *ContainerInputs) containerbuild.Targe
 		return containerbuild.Target{Repository: r.Address + "/" + in.Repository, Tags: in.Tags,
 			Insecure: r.Insecure, Username: r.Username, Password: r.Password}
 	}
-	return containerbuild.Target{Repository: e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags, Insecure: true,
-		Local: e.o.LocalRegistry}
+	return containerbuild.Target{Repository: e.o.RegistryAddr + "/" + in.Repository, Tags: in.Tags, Insecure: true}
 }
 
 // uploadLogs copies the build's logs to the infrastructure configuration's

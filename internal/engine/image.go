@@ -157,31 +157,40 @@ func loadImage(ctx context.Context, st store.Store, arn string) (*imageDoc, *sto
 func updateImage(ctx context.Context, st store.Store, arn string, from []gen.ImageStatus, fn func(*imageDoc) error) (*imageDoc, error) {
 	var out *imageDoc
 	err := st.Update(ctx, func(tx store.Tx) error {
-		r, err := tx.Get(ctx, arn)
-		if err != nil {
-			return err
-		}
-		d, err := decodeImage(r)
-		if err != nil {
-			return err
-		}
-		if len(from) > 0 && !containsStatus(from, d.status()) {
-			return fmt.Errorf("%w: image is %s", errStateChanged, d.status())
-		}
-		if err := fn(d); err != nil {
-			return err
-		}
-		if r.Body, err = d.encode(); err != nil {
-			return err
-		}
-		r.Updated = time.Now().UTC()
-		out = d
-		return tx.Replace(ctx, r)
+		var err error
+		out, err = updateImageIn(ctx, tx, arn, from, fn)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("updating image %s: %w", arn, err)
 	}
 	return out, nil
+}
+
+// updateImageIn is updateImage within tx.
+func updateImageIn(ctx context.Context, tx store.Tx, arn string, from []gen.ImageStatus, fn func(*imageDoc) error) (*imageDoc, error) {
+	r, err := tx.Get(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decodeImage(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(from) > 0 && !containsStatus(from, d.status()) {
+		return nil, fmt.Errorf("%w: image is %s", errStateChanged, d.status())
+	}
+	if err := fn(d); err != nil {
+		return nil, err
+	}
+	if r.Body, err = d.encode(); err != nil {
+		return nil, err
+	}
+	r.Updated = time.Now().UTC()
+	if err := tx.Replace(ctx, r); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 func containsStatus(list []gen.ImageStatus, s gen.ImageStatus) bool {

@@ -153,49 +153,49 @@ func decodeStep(r *store.Resource) (*StepExecution, error) {
 	return &s, nil
 }
 
-// putRecord inserts or replaces the record with the ARN in its own
-// transaction.
-func putRecord(ctx context.Context, st store.Store, r *store.Resource, v any) error {
-	return putRecords(ctx, st, record{r, v})
-}
-
 // record is a resource to write and the value its body encodes.
 type record struct {
 	r *store.Resource
 	v any
 }
 
-// putRecords inserts or replaces the records in one transaction.
-func putRecords(ctx context.Context, st store.Store, recs ...record) error {
-	for _, rec := range recs {
+// encodeRecords encodes the records' bodies (from their values as they are
+// now) and sets their times when unset.
+func encodeRecords(recs []record) ([]*store.Resource, error) {
+	out := make([]*store.Resource, len(recs))
+	for i, rec := range recs {
 		body, err := json.Marshal(rec.v)
 		if err != nil {
-			return fmt.Errorf("encoding %s %s: %w", rec.r.Kind, rec.r.ARN, err)
+			return nil, fmt.Errorf("encoding %s %s: %w", rec.r.Kind, rec.r.ARN, err)
 		}
 		rec.r.Body = body
 		if rec.r.Updated.IsZero() {
 			rec.r.Updated = time.Now().UTC()
 			rec.r.Created = rec.r.Updated
 		}
+		out[i] = rec.r
 	}
-	return st.Update(ctx, func(tx store.Tx) error {
-		for _, rec := range recs {
-			r := rec.r
-			old, err := tx.Get(ctx, r.ARN)
-			switch {
-			case err == nil:
-				cp := *old
-				cp.Body, cp.Updated = r.Body, r.Updated
-				err = tx.Replace(ctx, &cp)
-			case isNotFound(err):
-				err = tx.Insert(ctx, r)
-			}
-			if err != nil {
-				return fmt.Errorf("writing %s %s: %w", r.Kind, r.ARN, err)
-			}
+	return out, nil
+}
+
+// writeResources inserts the resources, or replaces the bodies of those
+// stored already.
+func writeResources(ctx context.Context, tx store.Tx, rs []*store.Resource) error {
+	for _, r := range rs {
+		old, err := tx.Get(ctx, r.ARN)
+		switch {
+		case err == nil:
+			cp := *old
+			cp.Body, cp.Updated = r.Body, r.Updated
+			err = tx.Replace(ctx, &cp)
+		case isNotFound(err):
+			err = tx.Insert(ctx, r)
 		}
-		return nil
-	})
+		if err != nil {
+			return fmt.Errorf("writing %s %s: %w", r.Kind, r.ARN, err)
+		}
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -33,8 +33,9 @@ type stepRec struct {
 	s     StepExecution
 }
 
-// newExecution stores a RUNNING execution of the stage.
-func (b *imageBuild) newExecution(ctx context.Context, st stage, retried bool) (*execLog, error) {
+// newExecution is a RUNNING execution of the stage, not written yet: its
+// record goes with the stage's start (runStage).
+func (b *imageBuild) newExecution(ctx context.Context, st stage, retried bool) *execLog {
 	l := &execLog{b: b, ctx: context.WithoutCancel(ctx), stage: st.index, steps: map[string]*stepRec{}}
 	l.x = Execution{
 		WorkflowExecutionMetadata: gen.WorkflowExecutionMetadata{
@@ -48,14 +49,7 @@ func (b *imageBuild) newExecution(ctx context.Context, st stage, retried bool) (
 	if retried {
 		l.x.Retried = ptr(true)
 	}
-	if err := l.writeExecution(ctx); err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-func (l *execLog) writeExecution(ctx context.Context) error {
-	return putRecords(ctx, l.b.e.o.Store, l.executionRecord())
+	return l
 }
 
 func (l *execLog) executionRecord() record {
@@ -64,8 +58,9 @@ func (l *execLog) executionRecord() record {
 		Name: l.b.arn, Build: l.stage, Created: now, Updated: now}, &l.x}
 }
 
-// on is the containerbuild step callback: it writes the step (RUNNING,
-// then its final status) and the execution's counts.
+// on is the containerbuild step callback: it writes the step and the
+// execution's counts, before the step runs (RUNNING), or with the build's
+// next write (its final status).
 func (l *execLog) on(st containerbuild.Step) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -107,7 +102,11 @@ func (l *execLog) on(st containerbuild.Step) {
 	now := time.Now().UTC()
 	step := record{&store.Resource{ARN: rec.s.StepExecutionId, Kind: KindStep, Account: l.b.account,
 		Name: l.x.WorkflowExecutionId, Build: rec.index, Created: now, Updated: now}, &rec.s}
-	l.record(putRecords(l.ctx, l.b.e.o.Store, step, l.executionRecord()))
+	if st.Status == containerbuild.StatusRunning {
+		l.record(l.b.write(l.ctx, step, l.executionRecord()))
+	} else {
+		l.record(l.b.hold(step, l.executionRecord()))
+	}
 }
 
 func (l *execLog) record(err error) {
@@ -123,8 +122,9 @@ func (l *execLog) writeErr() error {
 	return l.err
 }
 
-// end writes the execution's final status.
-func (l *execLog) end(ctx context.Context, status gen.WorkflowExecutionStatus, msg string) error {
+// end sets the execution's final status; the record goes with the build's
+// next write.
+func (l *execLog) end(status gen.WorkflowExecutionStatus, msg string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.x.Status = status
@@ -132,7 +132,7 @@ func (l *execLog) end(ctx context.Context, status gen.WorkflowExecutionStatus, m
 	if msg != "" {
 		l.x.Message = ptr(msg)
 	}
-	return l.writeExecution(ctx)
+	return l.b.hold(l.executionRecord())
 }
 
 // interrupted marks an execution a stopped server left RUNNING, and its
@@ -149,20 +149,17 @@ func (b *imageBuild) interrupted(ctx context.Context, x *Execution) error {
 		return err
 	}
 	now := timestamp(time.Now())
+	var recs []record
 	for _, s := range steps {
 		if s.Status != gen.WorkflowStepExecutionStatusRUNNING && s.Status != gen.WorkflowStepExecutionStatusCANCELLED {
 			continue
 		}
 		s.Status, s.Message, s.EndTime = gen.WorkflowStepExecutionStatusFAILED, ptr(msg), now
-		if err := putRecord(ctx, b.e.o.Store, &store.Resource{ARN: s.StepExecutionId, Kind: KindStep}, s); err != nil {
-			return err
-		}
+		recs = append(recs, record{&store.Resource{ARN: s.StepExecutionId, Kind: KindStep}, s})
 	}
 	x.Status, x.Message, x.EndTime = gen.WorkflowExecutionStatusFAILED, ptr(msg), now
-	if err := putRecord(ctx, b.e.o.Store, &store.Resource{ARN: x.WorkflowExecutionId, Kind: KindExecution}, x); err != nil {
-		return err
-	}
-	return nil
+	recs = append(recs, record{&store.Resource{ARN: x.WorkflowExecutionId, Kind: KindExecution}, x})
+	return b.write(ctx, recs...)
 }
 
 // jsonText encodes a step's inputs or outputs for the API ("" when none).

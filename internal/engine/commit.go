@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/store"
+)
+
+// A build writes its records in as few transactions as keep what matters
+// durable in time:
+//   - a step's RUNNING record is committed before the step runs;
+//   - a new execution is committed with the image state its stage starts
+//     in;
+//   - the end of a step or of an execution is held in memory and
+//     committed with the build's next write: the next step's RUNNING, the
+//     next stage's start, the image's INTEGRATING or final state. That is
+//     at most a step boundary away, and a stage's end is committed before
+//     the image leaves its state.
+//
+// A server that dies with records held leaves the step or execution
+// RUNNING; the restart marks it interrupted and runs the stage again, as
+// it does for one that dies during the step.
+
+// heldRecords are records waiting for the build's next write.
+type heldRecords struct {
+	mu   sync.Mutex // held for a whole commit, so that nothing held is lost
+	list []*store.Resource
+}
+
+// hold encodes the records as they are now and keeps them for the build's
+// next write; a record held already under the same ARN is replaced.
+func (b *imageBuild) hold(recs ...record) error {
+	rs, err := encodeRecords(recs)
+	if err != nil {
+		return err
+	}
+	b.held.mu.Lock()
+	defer b.held.mu.Unlock()
+next:
+	for _, r := range rs {
+		for i, h := range b.held.list {
+			if h.ARN == r.ARN {
+				b.held.list[i] = r
+				continue next
+			}
+		}
+		b.held.list = append(b.held.list, r)
+	}
+	return nil
+}
+
+// write commits the held records and recs in one transaction.
+func (b *imageBuild) write(ctx context.Context, recs ...record) error {
+	return b.commit(ctx, recs, nil)
+}
+
+// update is updateImage of the build's image, in one transaction with the
+// held records and recs. When the update does not happen (fn fails, the
+// image is in none of from) recs are not written, the held records are
+// (on their own).
+func (b *imageBuild) update(ctx context.Context, from []gen.ImageStatus, fn func(*imageDoc) error, recs ...record) (*imageDoc, error) {
+	var out *imageDoc
+	err := b.commit(ctx, recs, func(tx store.Tx) error {
+		var err error
+		out, err = updateImageIn(ctx, tx, b.arn, from, fn)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("updating image %s: %w", b.arn, err)
+	}
+	return out, nil
+}
+
+// commit writes, in one transaction, the held records, recs and what fn
+// writes. When fn fails, the held records are committed on their own and
+// fn's error is returned.
+func (b *imageBuild) commit(ctx context.Context, recs []record, fn func(tx store.Tx) error) error {
+	rs, err := encodeRecords(recs)
+	if err != nil {
+		return err
+	}
+	b.held.mu.Lock()
+	defer b.held.mu.Unlock()
+	if len(b.held.list) == 0 && len(rs) == 0 && fn == nil {
+		return nil
+	}
+	var fnErr error
+	err = b.e.o.Store.Update(ctx, func(tx store.Tx) error {
+		if err := writeResources(ctx, tx, b.held.list); err != nil {
+			return err
+		}
+		if err := writeResources(ctx, tx, rs); err != nil {
+			return err
+		}
+		if fn != nil {
+			fnErr = fn(tx)
+			return fnErr
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		b.held.list = nil
+		return nil
+	case fnErr != nil && len(b.held.list) > 0:
+		werr := b.e.o.Store.Update(ctx, func(tx store.Tx) error { return writeResources(ctx, tx, b.held.list) })
+		if werr != nil {
+			return errors.Join(fnErr, fmt.Errorf("writing the build's records: %w", werr))
+		}
+		b.held.list = nil
+	}
+	return err
+}
