@@ -59,7 +59,7 @@ func BenchmarkBuildToPushed(b *testing.B) {
 		s := e.spec(tmpl.String(), nil, false)
 		s.ScratchDir = filepath.Join(e.scratch, fmt.Sprint(i))
 		s.Build = fmt.Sprint(i + 1)
-		s.Target.Local = e.reg // as the server stores into its own registry
+		s.BuiltIn = BuiltIn{Addr: e.host, Store: e.reg} // as the server reads and stores its own registry
 		start := time.Now()
 		if _, err := BuildStage(ctx, s, nil); err != nil {
 			b.Fatal(err)

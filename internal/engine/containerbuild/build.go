@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/goldsmith/goldsmith/internal/artifact/registry"
 	"github.com/goldsmith/goldsmith/internal/instance/container"
 	"github.com/goldsmith/goldsmith/internal/instance/container/dockerfile"
 )
@@ -292,7 +293,8 @@ func workingDirectory(s Spec) string {
 }
 
 // pull resolves a registry reference to an image (layers are fetched
-// lazily). The target's Insecure applies to references on the target's
+// lazily): through the built-in registry's storage when it is on that
+// registry and names an image manifest, else over HTTP. The target's Insecure applies to references on the target's
 // registry; loopback registries are plain http anyway.
 func (s Spec) pull(ctx context.Context, ref string) (v1.Image, v1.Hash, error) {
 	if strings.TrimSpace(ref) == "" {
@@ -302,7 +304,13 @@ func (s Spec) pull(ctx context.Context, ref string) (v1.Image, v1.Hash, error) {
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("parent image %q: %w", ref, err)
 	}
-	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	var img v1.Image
+	if path, ok := s.BuiltIn.local(r.Context()); ok {
+		img, err = s.BuiltIn.Store.Image(ctx, path, r.Identifier())
+	}
+	if img == nil && (err == nil || errors.Is(err, registry.ErrNotImage)) {
+		img, err = remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	}
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}

@@ -69,7 +69,7 @@ func distributeStage(ctx context.Context, s Spec, st *stepper, res *DistributeRe
 	}()
 	inputs := map[string]string{"repository": repo.Name(), "tags": strings.Join(tags, ",")}
 	err = st.run(ctx, StepDistribute, ActionDistributeImage, inputs, func(out map[string]string) (string, error) {
-		if err := push(ctx, s.Target, repo, tags, img); err != nil {
+		if err := push(ctx, s.Target, s.BuiltIn, repo, tags, img); err != nil {
 			<-meta // do not leave the reader behind
 			return "", err
 		}
@@ -135,13 +135,13 @@ func (s Spec) target() (name.Repository, []string, error) {
 	return repo, tags, nil
 }
 
-// push stores img with every tag through the local registry when the
-// target has one; else it pushes through one pusher (one connection
+// push stores img with every tag through the built-in registry when the
+// target is on it; else it pushes through one pusher (one connection
 // setup): the layers and the configuration are checked and uploaded at the
 // same time, then the tags' manifests are put at the same time.
-func push(ctx context.Context, target Target, repo name.Repository, tags []string, img v1.Image) error {
-	if target.Local != nil {
-		return target.Local.Push(ctx, repo.RepositoryStr(), tags, img)
+func push(ctx context.Context, target Target, builtIn BuiltIn, repo name.Repository, tags []string, img v1.Image) error {
+	if path, ok := builtIn.local(repo); ok {
+		return builtIn.Store.Push(ctx, path, tags, img)
 	}
 	p, err := remote.NewPusher(remote.WithContext(ctx), target.auth())
 	if err != nil {

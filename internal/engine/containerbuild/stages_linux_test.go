@@ -389,20 +389,42 @@ func TestParentBlobsFromTheCache(t *testing.T) {
 	}
 }
 
-// TestDistributeLocal: storing through the in-process registry gives the
-// same image, under the same URIs, as pushing it over HTTP.
-func TestDistributeLocal(t *testing.T) {
+// TestBuiltInRegistry: with the registry in process, the parent is read
+// from its storage (the digest a pull over HTTP gets) and storing through
+// it gives the same image, under the same URIs, as pushing it over HTTP.
+func TestBuiltInRegistry(t *testing.T) {
 	e := newEnv(t, false)
 	s := e.spec("FROM {{{ imagebuilder:parentImage }}}\nRUN echo local > /etc/local\n", nil, false)
-	if _, err := BuildStage(t.Context(), s, nil); err != nil {
+	parentDigest := func(res *BuildResult) string {
+		t.Helper()
+		for _, st := range res.Steps {
+			if st.Name == StepLaunchBuild && st.Status == StatusCompleted {
+				return st.Outputs["parentImageDigest"]
+			}
+		}
+		t.Fatalf("no completed %s step in %+v", StepLaunchBuild, res.Steps)
+		return ""
+	}
+	overHTTP, err := BuildStage(t.Context(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &countingStore{LocalRegistry: e.reg}
+	s.BuiltIn = BuiltIn{Addr: e.host, Store: store}
+	built, err := BuildStage(t.Context(), s, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer Cleanup(t.Context(), s)
+	if got, want := parentDigest(built), parentDigest(overHTTP); got != want || want == "" || store.images != 1 {
+		t.Fatalf("parent read from storage %q (%d reads), over HTTP %q", got, store.images, want)
+	}
+	s.BuiltIn = BuiltIn{}
 	viaHTTP, err := DistributeStage(t.Context(), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Target.Local = e.reg
+	s.BuiltIn = BuiltIn{Addr: e.host, Store: e.reg}
 	s.Target.Repository = e.host + "/out-local"
 	local, err := DistributeStage(t.Context(), s, nil)
 	if err != nil {
@@ -428,4 +450,15 @@ func TestDistributeLocal(t *testing.T) {
 			t.Fatalf("%s: /etc/local = %q, %v", uri, files["etc/local"], err)
 		}
 	}
+}
+
+// countingStore counts the images read through a LocalRegistry.
+type countingStore struct {
+	LocalRegistry
+	images int
+}
+
+func (c *countingStore) Image(ctx context.Context, repository, ref string) (v1.Image, error) {
+	c.images++
+	return c.LocalRegistry.Image(ctx, repository, ref)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -35,15 +36,28 @@ type Target struct {
 	// Username and Password authenticate to the target registry (basic
 	// auth); empty: the default keychain (~/.docker/config.json).
 	Username, Password string
-	// Local, when set, is the registry Repository is on, running in this
-	// process: the image is stored through it rather than pushed over HTTP.
-	Local LocalRegistry
 }
 
-// LocalRegistry stores an image straight into a registry's storage
-// (registry.Registry.Push), repository being the path in the registry.
+// BuiltIn is the registry that runs in this process (goldsmith's own):
+// images on it are read and stored through Store rather than over HTTP.
+type BuiltIn struct {
+	Addr  string // host:port, as references to it name it
+	Store LocalRegistry
+}
+
+// LocalRegistry reads and stores images straight in a registry's storage
+// (registry.Registry), repository being the path in the registry.
 type LocalRegistry interface {
+	Image(ctx context.Context, repository, ref string) (v1.Image, error)
 	Push(ctx context.Context, repository string, tags []string, img v1.Image) error
+}
+
+// local returns the path in the built-in registry of a repository on it.
+func (b BuiltIn) local(repo name.Repository) (string, bool) {
+	if b.Store == nil || b.Addr == "" || repo.RegistryStr() != b.Addr {
+		return "", false
+	}
+	return repo.RepositoryStr(), true
 }
 
 // auth returns the push credentials of the target.
@@ -64,6 +78,7 @@ type Spec struct {
 	ParentRef      string               // registry reference of the parent image
 	TestsEnabled   bool
 	Target         Target
+	BuiltIn        BuiltIn // the registry in this process, if any
 	// GoldsmithBinary is a static goldsmith binary (CGO_ENABLED=0) staged
 	// into the build and test sandboxes to run `goldsmith toe run`.
 	GoldsmithBinary string
