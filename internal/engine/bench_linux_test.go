@@ -17,9 +17,12 @@ import (
 // BenchmarkBuildToAvailable is issue 5's benchmark through the engine: the
 // 3-step build on the busybox base (no components, image tests on),
 // enqueued as an image on SQLite and timed from its first build step's
-// start (as recorded) to AVAILABLE (polled every millisecond), with the
-// sandbox runner, the layer cache warm and the built-in registry in
-// process, as goldsmith serve runs them. In the same loop it times the
+// recorded start to the recorded time of the write that made it AVAILABLE
+// (both in milliseconds, as the store keeps them), with the sandbox
+// runner, the layer cache warm and the built-in registry in process, as
+// goldsmith serve runs them. The benchmark looks for the end every 5 ms
+// only: a reader polling every millisecond takes a third of a core of
+// the two the build runs on. In the same loop it times the
 // floor (testsupport.ContainerFloorBuild) and reports the ratio.
 func BenchmarkBuildToAvailable(b *testing.B) {
 	te := newTestEnv(b, "")
@@ -73,14 +76,17 @@ func BenchmarkBuildToAvailable(b *testing.B) {
 		}
 		var end time.Time
 		for {
-			d := te.image(b, arn)
+			d, r, err := loadImage(ctx, te.st, arn)
+			if err != nil {
+				b.Fatal(err)
+			}
 			if s := d.status(); s == gen.ImageStatusAVAILABLE {
-				end = time.Now()
+				end = r.Updated // when the engine wrote AVAILABLE
 				break
 			} else if s == gen.ImageStatusFAILED || s == gen.ImageStatusCANCELLED {
 				b.Fatalf("image %s: %s", s, d.State.Reason)
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
 		var first time.Time
 		for _, s := range te.allSteps(b, arn) {
