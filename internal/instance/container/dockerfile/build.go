@@ -16,8 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
@@ -34,7 +32,7 @@ type Options struct {
 	ContextDir string
 	// ScratchDir is a directory Build owns for the duration of the build:
 	// the unpacked base (lower/, without LayerCache), one sandbox directory
-	// per layer and the new layers (layer-N.tar). The layers of
+	// per layer and the new layers (layer-N.tar.gz). The layers of
 	// Result.Image are read from it, so the caller removes it only after
 	// writing or pushing the image.
 	ScratchDir string
@@ -60,6 +58,13 @@ type Options struct {
 	// Launch: Build uses it when the base image is the one it was opened
 	// over, and closes it in any case.
 	Launched *Launched
+	// DeferClose, when set, receives what a successful Build has left to
+	// do once its last layer is written: close the last sandbox (its runc
+	// container ends, its overlay is unmounted) and remove the sandboxes'
+	// directories. Build then returns without waiting for it; the caller
+	// runs it, in the background as a rule, and must have run it before
+	// it removes ScratchDir. A Build that fails closes everything itself.
+	DeferClose func(close func() error)
 	// Stdout and Stderr receive the output of RUN instructions (nil: dropped).
 	Stdout, Stderr io.Writer
 	// OnStep is called when a step starts and when it ends.
@@ -132,7 +137,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 // it, and each later sandbox is stacked on the upper directories of the
 // earlier ones. Consecutive filesystem
 // instructions share one sandbox and their changes become one OCI layer
-// (uncompressed tar, media type OCI); any other instruction in between ends
+// (a gzip-compressed tar, a FileLayer); any other instruction in between ends
 // the layer (Options.Squash: one layer for the whole build). ENV, WORKDIR,
 // USER, LABEL, MAINTAINER, ENTRYPOINT, CMD, EXPOSE, VOLUME, SHELL,
 // HEALTHCHECK, STOPSIGNAL and ONBUILD change the image configuration;
@@ -153,11 +158,16 @@ func Build(ctx context.Context, dockerfile string, o Options) (*Result, error) {
 		o.Log = slog.Default()
 	}
 	b := &builder{o: o, df: df, lex: shell.NewLex(df.escape), lower: filepath.Join(o.ScratchDir, "lower")}
-	defer b.cleanup(context.WithoutCancel(ctx))
 	res := &Result{}
 	err = b.run(ctx, res)
 	if err != nil {
+		b.cleanup(context.WithoutCancel(ctx))
 		return res, err
+	}
+	if o.DeferClose != nil {
+		o.DeferClose(func() error { return b.cleanup(context.WithoutCancel(ctx)) })
+	} else if err := b.cleanup(context.WithoutCancel(ctx)); err != nil {
+		o.Log.Warn("cleaning up after the build", "err", err)
 	}
 	res.Image = b.img
 	return res, nil
@@ -181,6 +191,7 @@ type builder struct {
 	lowers    []string // the next sandbox's lowers, top-most first (nil: base not ready)
 	kept      []string // upper directories of the closed sandboxes, removed by cleanup
 	sb        sandbox
+	last      sandbox // the last layer's sandbox, its layer written, closed by cleanup
 	sbIndex   int
 	groupFrom int // history index of the group's first instruction
 	staged    bool
@@ -286,7 +297,7 @@ func (b *builder) exec(ctx context.Context, ins Instruction) error {
 	}
 	fsOp := isFilesystem(ins.cmd)
 	if !fsOp && b.sb != nil && !b.o.Squash {
-		if err := b.endGroup(ctx); err != nil {
+		if err := b.endGroup(ctx, false); err != nil {
 			return err
 		}
 	}
@@ -393,36 +404,32 @@ func (b *builder) apply(ctx context.Context, l v1.Layer) error {
 	return b.o.rt.unpack(ctx, rc, b.lower)
 }
 
-// endGroup turns the open sandbox's changes into a layer and closes it.
-func (b *builder) endGroup(ctx context.Context) error {
+// endGroup turns the open sandbox's changes into a layer and closes it;
+// the build's last one (last) is left to cleanup to close.
+func (b *builder) endGroup(ctx context.Context, last bool) error {
 	sb := b.sb
 	b.sb = nil
-	defer sb.Close()
+	if last {
+		b.last = sb
+	} else {
+		defer sb.Close()
+	}
 	if err := b.unstage(ctx, sb.RootFS()); err != nil {
 		return err
 	}
-	path := filepath.Join(b.o.ScratchDir, fmt.Sprintf("layer-%d.tar", b.sbIndex))
-	f, err := os.Create(path)
+	path := filepath.Join(b.o.ScratchDir, fmt.Sprintf("layer-%d.tar.gz", b.sbIndex))
+	layer, err := writeLayerFile(path, func(w io.Writer) error { return sb.WriteLayer(ctx, w) })
 	if err != nil {
-		return fmt.Errorf("writing a layer: %w", err)
+		return err
 	}
-	if err := sb.WriteLayer(ctx, f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing a layer: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing a layer: %w", err)
-	}
-	// The next group's sandbox stacks on this one's changes.
-	keep := filepath.Join(b.o.ScratchDir, fmt.Sprintf("upper-%d", b.sbIndex))
-	b.kept = append(b.kept, keep)
-	if err := sb.CloseKeepingUpper(keep); err != nil {
-		return fmt.Errorf("closing the build sandbox: %w", err)
-	}
-	b.lowers = append([]string{keep}, b.lowers...)
-	layer, err := tarball.LayerFromFile(path, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		return fmt.Errorf("reading the new layer: %w", err)
+	if !last {
+		// The next group's sandbox stacks on this one's changes.
+		keep := filepath.Join(b.o.ScratchDir, fmt.Sprintf("upper-%d", b.sbIndex))
+		b.kept = append(b.kept, keep)
+		if err := sb.CloseKeepingUpper(keep); err != nil {
+			return fmt.Errorf("closing the build sandbox: %w", err)
+		}
+		b.lowers = append([]string{keep}, b.lowers...)
 	}
 	b.img, err = mutate.AppendLayers(b.img, layer)
 	if err != nil {
@@ -441,7 +448,7 @@ func (b *builder) endGroup(ctx context.Context) error {
 // commit closes the last layer group and writes the final configuration.
 func (b *builder) commit(ctx context.Context) error {
 	if b.sb != nil {
-		if err := b.endGroup(ctx); err != nil {
+		if err := b.endGroup(ctx, true); err != nil {
 			return err
 		}
 	}
@@ -467,24 +474,29 @@ func (b *builder) commit(ctx context.Context) error {
 	return nil
 }
 
-// cleanup closes a sandbox left open by a failure and removes the unpacked
-// base; the layer files stay (Result.Image reads them).
-func (b *builder) cleanup(ctx context.Context) {
-	if err := b.o.Launched.Close(); err != nil {
-		b.o.Log.Warn("closing the launched build sandbox", "err", err)
+// cleanup closes the last layer's sandbox and one left open by a failure,
+// and removes the unpacked base and the kept upper directories; the layer
+// files stay (Result.Image reads them). Its errors are also logged.
+func (b *builder) cleanup(ctx context.Context) error {
+	var errs []error
+	warn := func(msg string, err error, args ...any) {
+		if err != nil {
+			b.o.Log.Warn(msg, append(args, "err", err)...)
+			errs = append(errs, fmt.Errorf("%s: %w", msg, err))
+		}
+	}
+	warn("closing the launched build sandbox", b.o.Launched.Close())
+	if b.last != nil {
+		warn("closing the build sandbox", b.last.Close())
+		b.last = nil
 	}
 	if b.sb != nil {
-		if err := b.unstage(ctx, b.sb.RootFS()); err != nil {
-			b.o.Log.Warn("keeping the logs of a failed build", "err", err)
-		}
-		if err := b.sb.Close(); err != nil {
-			b.o.Log.Warn("closing the build sandbox", "err", err)
-		}
+		warn("keeping the logs of a failed build", b.unstage(ctx, b.sb.RootFS()))
+		warn("closing the build sandbox", b.sb.Close())
 		b.sb = nil
 	}
 	for _, d := range append(b.kept, b.lower) {
-		if err := os.RemoveAll(d); err != nil {
-			b.o.Log.Warn("removing a build's lower directory", "dir", d, "err", err)
-		}
+		warn("removing a build's lower directory", os.RemoveAll(d), "dir", d)
 	}
+	return errors.Join(errs...)
 }

@@ -452,3 +452,69 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatalf("err = %v, closed %d", err, f.closed)
 	}
 }
+
+// TestBuildDeferClose: with DeferClose, a successful Build returns with
+// its last sandbox open and hands over one function that closes it and
+// removes the kept upper directories; the image is complete before that.
+// A failed Build hands over nothing and has closed everything.
+func TestBuildDeferClose(t *testing.T) {
+	tests := []struct {
+		name       string
+		df         string
+		fail       bool
+		openAtEnd  int // sandboxes still open when Build returns
+		wantCalled bool
+	}{
+		{"one layer", "FROM base\nRUN a\n", false, 1, true},
+		{"two layers", "FROM base\nRUN a\nENV E=1\nRUN b\n", false, 1, true},
+		{"no filesystem instruction", "FROM base\nENV E=1\n", false, 0, true},
+		{"failure", "FROM base\nRUN a\nENV E=1\nRUN fail\n", true, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeRuntime{run: func(root string, p process) int {
+				if strings.Contains(strings.Join(p.Args, " "), "fail") {
+					return 1
+				}
+				return 0
+			}}
+			scratch := t.TempDir()
+			var later []func() error
+			res, err := fakeBuild(t, f, tt.df, Options{ScratchDir: scratch,
+				DeferClose: func(c func() error) { later = append(later, c) }})
+			if (err != nil) != tt.fail {
+				t.Fatalf("Build = %v", err)
+			}
+			if got := len(later) == 1; got != tt.wantCalled || len(later) > 1 {
+				t.Fatalf("DeferClose called %d times", len(later))
+			}
+			if open := f.opened - f.closed; open != tt.openAtEnd {
+				t.Fatalf("%d sandboxes open when Build returned, want %d", open, tt.openAtEnd)
+			}
+			if tt.fail {
+				return
+			}
+			layers, err := res.Image.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range layers {
+				if _, err := l.Digest(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := later[0](); err != nil {
+				t.Fatal(err)
+			}
+			if f.opened != f.closed {
+				t.Fatalf("%d sandboxes opened, %d closed", f.opened, f.closed)
+			}
+			entries, _ := os.ReadDir(scratch)
+			for _, e := range entries {
+				if !strings.HasPrefix(e.Name(), "layer-") {
+					t.Errorf("scratch keeps %s after the deferred close", e.Name())
+				}
+			}
+		})
+	}
+}
