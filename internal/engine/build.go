@@ -167,6 +167,7 @@ func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageAR
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:          filepath.Join(b.e.o.LogRoot, key),
 		LayerCacheDir:   b.e.o.LayerCacheDir,
+		Background:      &containerbuild.Background{}, // Cleanup (finish) waits for it
 	}
 	b.scratch, b.logDir = s.ScratchDir, s.LogDir
 	b.cleanup = func(ctx context.Context) error { return containerbuild.Cleanup(ctx, s) }

@@ -73,10 +73,29 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		return errors.New("the recipe has no dockerfileTemplateData (the caller resolves dockerfileTemplateUri)")
 	}
 	work := s.path(buildDir)
+	if err := s.Background.Wait(); err != nil { // an earlier run still cleaning up
+		slog.WarnContext(ctx, "cleaning up after an earlier build stage", "err", err)
+	}
 	if err := resetDir(ctx, work); err != nil {
 		return err
 	}
-	defer func() { removeWorkDir(context.WithoutCancel(ctx), work, err == nil) }()
+	// With a Background, the last sandbox closes and the working directory
+	// goes while the build goes on.
+	var closeLater func() error
+	defer func() {
+		if closeLater == nil {
+			removeWorkDir(context.WithoutCancel(ctx), work, err == nil)
+			return
+		}
+		if err == nil {
+			_ = s.Background.do(func() error { return errors.Join(closeLater(), os.RemoveAll(work)) })
+			return
+		}
+		if cerr := closeLater(); cerr != nil {
+			slog.WarnContext(ctx, "closing the build sandbox", "err", cerr)
+		}
+		removeWorkDir(context.WithoutCancel(ctx), work, false)
+	}()
 	for _, p := range []string{s.path(buildStateFile), s.path(imageDir)} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("removing the previous build: %w", err)
@@ -148,7 +167,11 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		out["logDir"] = logs
 		l := launched
 		launched = nil // Build takes it over
-		img, err := s.build(ctx, rendered, contextDir, scratch, logs, parent, cache, l)
+		var deferClose func(func() error)
+		if s.Background != nil {
+			deferClose = func(f func() error) { closeLater = f }
+		}
+		img, err := s.build(ctx, rendered, contextDir, scratch, logs, parent, cache, l, deferClose)
 		if err != nil {
 			if desc := toeFailure(latestDetailedOutput(filepath.Join(logs, ToeLogsDir)), staged); desc != "" {
 				return "", &componentError{desc: desc, logs: logs, err: err}
@@ -231,7 +254,7 @@ func (s Spec) dockerfileOptions(scratch string, cache *container.LayerCache) doc
 
 // build runs the Dockerfile.
 func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, parent v1.Image,
-	cache *container.LayerCache, launched *dockerfile.Launched) (v1.Image, error) {
+	cache *container.LayerCache, launched *dockerfile.Launched, deferClose func(func() error)) (v1.Image, error) {
 	handed := false // Build closes launched in any case
 	defer func() {
 		if !handed {
@@ -258,6 +281,7 @@ func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, p
 	}
 	o.ContextDir, o.LogDir, o.Stdout, o.Stderr = contextDir, filepath.Join(logs, ToeLogsDir), stdout, stderr
 	o.Launched, handed = launched, true
+	o.DeferClose = deferClose
 	res, err := dockerfile.Build(ctx, df, o)
 	if err != nil {
 		return nil, err

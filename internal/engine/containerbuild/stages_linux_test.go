@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -461,4 +462,55 @@ type countingStore struct {
 func (c *countingStore) Image(ctx context.Context, repository, ref string) (v1.Image, error) {
 	c.images++
 	return c.LocalRegistry.Image(ctx, repository, ref)
+}
+
+// TestBuildStageBackground: with a Background, BuildStage returns before
+// its last sandbox has closed; the image is complete (the distribution
+// runs meanwhile), and once Background.Wait returns the stage's working
+// directory is gone, with no sandbox left (checked again by the env).
+func TestBuildStageBackground(t *testing.T) {
+	e := newEnv(t, false)
+	s := e.spec("FROM {{{ imagebuilder:parentImage }}}\nRUN echo bg > /etc/bg\nENV A=1\nRUN rm /etc/bg\n", nil, false)
+	s.Background = &Background{}
+	defer Cleanup(t.Context(), s)
+	if _, err := BuildStage(t.Context(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := DistributeStage(t.Context(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Background.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.path(buildDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the build's working directory after Wait: %v", err)
+	}
+	ref, err := name.ParseReference(res.ImageURIs[0], name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) < 2 {
+		t.Fatalf("%d layers, %v", len(layers), err)
+	}
+	rc, err := layers[len(layers)-1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("the last layer has no whiteout of /etc/bg: %v", err)
+		}
+		if path.Clean(h.Name) == "etc/.wh.bg" {
+			return
+		}
+	}
 }

@@ -153,11 +153,7 @@ func storeLayer(p layout.Path, l v1.Layer, cache *container.LayerCache, shared [
 			}
 		}
 	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return err
-	}
-	if err := p.WriteBlob(d, rc); err != nil {
+	if err := linkOrWriteBlob(p, dst, l); err != nil {
 		return err
 	}
 	if keep {
@@ -166,6 +162,28 @@ func storeLayer(p layout.Path, l v1.Layer, cache *container.LayerCache, shared [
 		}
 	}
 	return nil
+}
+
+// linkOrWriteBlob stores l's blob at dst in the layout p: a hard link to
+// the file of a layer the build wrote (dockerfile.FileLayer), else a copy.
+func linkOrWriteBlob(p layout.Path, dst string, l v1.Layer) error {
+	if fl, ok := l.(interface{ File() string }); ok {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.Link(fl.File(), dst); err == nil || errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	return p.WriteBlob(d, rc)
 }
 
 // readImage opens the image BuildStage stored.

@@ -93,6 +93,10 @@ type Spec struct {
 	// per stage and toe's log folders (detailedoutput.json).
 	LogDir  string
 	Network bool
+	// Background, when set, runs what a stage leaves to clean up while the
+	// build goes on; Cleanup waits for it. Nil: the stages clean up before
+	// they return.
+	Background *Background
 	// LayerCacheDir, when set, keeps the parent images' layers unpacked
 	// across builds (container.LayerCache; shared read-only by the
 	// sandboxes, never evicted). "" unpacks them in every build.
