@@ -73,6 +73,7 @@ type imageBuild struct {
 	cleanup         func(ctx context.Context) error
 	keepOnFailure   bool // a failed VM build keeps its instance disk
 	held            heldRecords
+	claimed         bool // this run took the image from PENDING: there is no earlier run
 }
 
 // build claims (PENDING) or resumes (running state) an image and runs its
@@ -112,6 +113,7 @@ func (e *Engine) build(ctx context.Context, arn string) error {
 		if err != nil {
 			return err
 		}
+		b.claimed = true
 		e.log.InfoContext(ctx, "building image", "arn", arn)
 	case running(s):
 		e.log.InfoContext(ctx, "resuming the build of image", "arn", arn, "state", s)
@@ -184,19 +186,9 @@ func BuildKey(imageARN string) string {
 // runStage runs one stage unless an execution of it completed before. It
 // returns the stage's execution (nil when skipped) and the stage's error.
 func (b *imageBuild) runStage(ctx context.Context, st stage) (*execLog, error) {
-	var prior []*Execution
-	err := b.e.o.Store.View(ctx, func(tx store.Tx) error {
-		all, err := Executions(ctx, tx, b.account, b.arn)
-		prior = prior[:0]
-		for _, x := range all {
-			if x.WorkflowBuildVersionArn == b.workflowARN(st) {
-				prior = append(prior, x)
-			}
-		}
-		return err
-	})
+	prior, err := b.priorExecutions(ctx, st)
 	if err != nil {
-		return nil, fmt.Errorf("reading the executions of %s: %w", b.arn, err)
+		return nil, err
 	}
 	for _, x := range prior {
 		if x.Status == gen.WorkflowExecutionStatusCOMPLETED {
@@ -243,6 +235,30 @@ func (b *imageBuild) runStage(ctx context.Context, st stage) (*execLog, error) {
 		}
 	}
 	return nil, nil
+}
+
+// priorExecutions reads the executions of the stage's workflow that an
+// earlier run of the build left (none when this run claimed the image:
+// it has had no other run).
+func (b *imageBuild) priorExecutions(ctx context.Context, st stage) ([]*Execution, error) {
+	if b.claimed {
+		return nil, nil
+	}
+	var prior []*Execution
+	err := b.e.o.Store.View(ctx, func(tx store.Tx) error {
+		all, err := Executions(ctx, tx, b.account, b.arn)
+		prior = prior[:0]
+		for _, x := range all {
+			if x.WorkflowBuildVersionArn == b.workflowARN(st) {
+				prior = append(prior, x)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the executions of %s: %w", b.arn, err)
+	}
+	return prior, nil
 }
 
 func runningStates() []gen.ImageStatus {

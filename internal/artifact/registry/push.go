@@ -82,10 +82,17 @@ func (r *Registry) push(ctx context.Context, repository string, tags []string, i
 		return fmt.Errorf("storing the manifest: %w", err)
 	}
 	ts := repo.Tags(ctx)
-	for _, t := range tags {
-		if err := ts.Tag(ctx, t, desc); err != nil {
-			return fmt.Errorf("tagging %s: %w", t, err)
-		}
+	errs = make([]error, len(tags))
+	for i, t := range tags {
+		wg.Go(func() {
+			if err := ts.Tag(ctx, t, desc); err != nil {
+				errs[i] = fmt.Errorf("tagging %s: %w", t, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	return r.sync(r.storage)
 }
