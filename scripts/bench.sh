@@ -66,8 +66,8 @@ if [ "$(id -u)" -eq 0 ] && command -v runc >/dev/null 2>&1 && [ -e /bin/busybox 
 fi
 
 # The same build through the engine, as the issue times it: an image on
-# SQLite, from its first build step's start (as recorded) to AVAILABLE,
-# against the same floor in the same run.
+# SQLite, from its first build step's recorded start to the recorded time of
+# the write that made it AVAILABLE, against the same floor in the same run.
 if [ "$(id -u)" -eq 0 ] && command -v runc >/dev/null 2>&1 && [ -e /bin/busybox ]; then
 	go test -run '^$' -bench 'BuildToAvailable' -benchtime "${BUILD_BENCH_RUNS:-10}x" ./internal/engine/ | tee "$out"
 	awk '/^BenchmarkBuildToAvailable/ {
