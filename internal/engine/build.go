@@ -71,7 +71,8 @@ type imageBuild struct {
 	// made).
 	scratch, logDir string
 	cleanup         func(ctx context.Context) error
-	keepOnFailure   bool // a failed VM build keeps its instance disk
+	background      *containerbuild.Background // what the stages left running (cleanup waits for it)
+	keepOnFailure   bool                       // a failed VM build keeps its instance disk
 	held            heldRecords
 	claimed         bool // this run took the image from PENDING: there is no earlier run
 }
@@ -171,7 +172,7 @@ func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageAR
 		LayerCacheDir:   b.e.o.LayerCacheDir,
 		Background:      &containerbuild.Background{}, // Cleanup (finish) waits for it
 	}
-	b.scratch, b.logDir = s.ScratchDir, s.LogDir
+	b.scratch, b.logDir, b.background = s.ScratchDir, s.LogDir, s.Background
 	b.cleanup = func(ctx context.Context) error { return containerbuild.Cleanup(ctx, s) }
 	return containerStages(s), nil
 }
@@ -314,6 +315,9 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 		defer cancel()
 		if werr := b.write(wctx); werr != nil {
 			b.e.log.WarnContext(jobCtx, "writing the records of an interrupted build", "arn", b.arn, "err", werr)
+		}
+		if werr := b.background.Wait(); werr != nil {
+			b.e.log.WarnContext(jobCtx, "cleaning up after a stage of an interrupted build", "arn", b.arn, "err", werr)
 		}
 		b.e.log.InfoContext(jobCtx, "build interrupted; it resumes at the next start", "arn", b.arn, "err", err)
 		return nil

@@ -318,8 +318,9 @@ func workingDirectory(s Spec) string {
 
 // pull resolves a registry reference to an image (layers are fetched
 // lazily): through the built-in registry's storage when it is on that
-// registry and names an image manifest, else over HTTP. The target's Insecure applies to references on the target's
-// registry; loopback registries are plain http anyway.
+// registry and names an image manifest, else over HTTP. The target's
+// Insecure applies to references on the target's registry; loopback
+// registries are plain http anyway.
 func (s Spec) pull(ctx context.Context, ref string) (v1.Image, v1.Hash, error) {
 	if strings.TrimSpace(ref) == "" {
 		return nil, v1.Hash{}, errors.New("no parent image reference")

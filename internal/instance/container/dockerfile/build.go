@@ -166,8 +166,8 @@ func Build(ctx context.Context, dockerfile string, o Options) (*Result, error) {
 	}
 	if o.DeferClose != nil {
 		o.DeferClose(func() error { return b.cleanup(context.WithoutCancel(ctx)) })
-	} else if err := b.cleanup(context.WithoutCancel(ctx)); err != nil {
-		o.Log.Warn("cleaning up after the build", "err", err)
+	} else {
+		_ = b.cleanup(context.WithoutCancel(ctx)) // logged
 	}
 	res.Image = b.img
 	return res, nil
