@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/store"
+	"github.com/goldsmith/goldsmith/internal/store/sqlite"
+)
+
+// TestHeldRecords: records held go with the build's next write, the
+// latest version of each; an image update that does not happen writes
+// them on their own (not the records that came with it); a write that
+// fails keeps them for the next one.
+func TestHeldRecords(t *testing.T) {
+	const arn = "arn:aws:imagebuilder:us-east-1:123456789012:image/held/1.0.0/1"
+	step := func(id, status string) record {
+		return record{&store.Resource{ARN: id, Kind: KindStep, Account: "123456789012", Name: "wf-1"},
+			&StepExecution{WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: id,
+				Status: gen.WorkflowStepExecutionStatus(status)}}}
+	}
+	type op struct {
+		hold    []record
+		write   []record // written with the held ones
+		update  string   // "": no update; else the state the update requires
+		wantErr error
+		stored  map[string]string // step id → stored status after the op ("": absent)
+	}
+	tests := []struct {
+		name string
+		ops  []op
+		want map[string]string // step id → stored status ("": absent)
+	}{
+		{"held until the next write", []op{
+			{hold: []record{step("step-a", "COMPLETED")}, stored: map[string]string{"step-a": ""}},
+			{write: []record{step("step-b", "RUNNING")}},
+		}, map[string]string{"step-a": "COMPLETED", "step-b": "RUNNING"}},
+		{"the latest version of a record", []op{
+			{hold: []record{step("step-a", "RUNNING")}},
+			{hold: []record{step("step-a", "FAILED")}},
+			{write: nil},
+		}, map[string]string{"step-a": "FAILED"}},
+		{"with an image update", []op{
+			{hold: []record{step("step-a", "COMPLETED")}},
+			{update: "PENDING", write: []record{step("step-b", "RUNNING")}},
+		}, map[string]string{"step-a": "COMPLETED", "step-b": "RUNNING"}},
+		{"an update that does not happen", []op{
+			{hold: []record{step("step-a", "COMPLETED")}},
+			{update: "BUILDING", write: []record{step("step-b", "RUNNING")}, wantErr: errStateChanged},
+		}, map[string]string{"step-a": "COMPLETED", "step-b": ""}},
+		{"nothing held, nothing written", []op{{write: nil}}, map[string]string{"step-a": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			insertImage(t, st, arn)
+			b := &imageBuild{e: &Engine{o: Options{Store: st}}, arn: arn, account: "123456789012"}
+			for i, o := range tt.ops {
+				if err := b.hold(o.hold...); err != nil {
+					t.Fatal(err)
+				}
+				for id, want := range o.stored {
+					if got := storedStatus(t, st, id); got != want {
+						t.Fatalf("op %d: %s is %q, want %q", i, id, got, want)
+					}
+				}
+				if o.hold != nil {
+					continue
+				}
+				if o.update == "" {
+					err = b.write(ctx, o.write...)
+				} else {
+					_, err = b.update(ctx, []gen.ImageStatus{gen.ImageStatus(o.update)}, func(d *imageDoc) error {
+						d.State = &gen.ImageState{Status: gen.ImageStatusBUILDING}
+						return nil
+					}, o.write...)
+				}
+				if !errors.Is(err, o.wantErr) && !(err == nil && o.wantErr == nil) {
+					t.Fatalf("op %d: %v, want %v", i, err, o.wantErr)
+				}
+			}
+			for id, want := range tt.want {
+				if got := storedStatus(t, st, id); got != want {
+					t.Errorf("%s is %q, want %q", id, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestHeldRecordsSurviveAFailedWrite: a write whose transaction fails
+// keeps what was held for the next one.
+func TestHeldRecordsSurviveAFailedWrite(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := &imageBuild{e: &Engine{o: Options{Store: st}}, arn: "x", account: "1"}
+	rec := record{&store.Resource{ARN: "step-a", Kind: KindStep, Account: "1", Name: "wf-1"},
+		&StepExecution{WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: "step-a", Status: "COMPLETED"}}}
+	if err := b.hold(rec); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := b.write(cancelled); err == nil {
+		t.Fatal("a write with a cancelled context succeeded")
+	}
+	if got := storedStatus(t, st, "step-a"); got != "" {
+		t.Fatalf("step-a is %q after a failed write", got)
+	}
+	if err := b.write(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedStatus(t, st, "step-a"); got != "COMPLETED" {
+		t.Fatalf("step-a is %q, want COMPLETED", got)
+	}
+}
+
+func insertImage(t *testing.T, st store.Store, arn string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"arn": arn, "state": map[string]string{"status": "PENDING"}})
+	now := time.Now().UTC()
+	err := st.Update(t.Context(), func(tx store.Tx) error {
+		return tx.Insert(t.Context(), &store.Resource{ARN: arn, Kind: imageKind, Account: "123456789012",
+			Name: "held", Version: "1.0.0", Build: 1, Created: now, Updated: now, Body: body})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storedStatus is the status of the stored step record id ("" when absent).
+func storedStatus(t *testing.T, st store.Store, id string) string {
+	t.Helper()
+	var status string
+	err := st.View(t.Context(), func(tx store.Tx) error {
+		s, _, err := StepByID(t.Context(), tx, id)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		status = string(s.Status)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
