@@ -97,7 +97,12 @@ func (r *Registry) push(ctx context.Context, repository string, tags []string, i
 	return r.sync(r.storage)
 }
 
-// putBlob stores l's blob unless the repository has it.
+// smallBlob is the size up to which a blob is read into memory and stored
+// in one write; larger ones go through an upload, streamed.
+const smallBlob = 4 << 20
+
+// putBlob stores l's blob unless the repository has it, after checking
+// its content against its digest.
 func putBlob(ctx context.Context, blobs distribution.BlobStore, l v1.Layer) error {
 	h, err := l.Digest()
 	if err != nil {
@@ -122,6 +127,21 @@ func putBlob(ctx context.Context, blobs distribution.BlobStore, l v1.Layer) erro
 		return err
 	}
 	defer rc.Close()
+	if size <= smallBlob {
+		// A small blob is stored in one write, without an upload.
+		data, err := io.ReadAll(io.LimitReader(rc, size+1))
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", d, err)
+		}
+		if got := digest.FromBytes(data); got != d || int64(len(data)) != size {
+			return fmt.Errorf("blob %s: %d bytes with digest %s, want %d: %w", d, len(data), got, size,
+				distribution.ErrBlobInvalidDigest{Digest: d, Reason: errors.New("content does not match")})
+		}
+		if _, err := blobs.Put(ctx, string(mt), data); err != nil {
+			return fmt.Errorf("blob %s: %w", d, err)
+		}
+		return nil
+	}
 	w, err := blobs.Create(ctx)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", d, err)

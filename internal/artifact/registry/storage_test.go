@@ -15,7 +15,12 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/testsuites"
@@ -126,25 +131,43 @@ func TestPush(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	img := ociImage(t, 2, 2000)
-	want, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
+	large := ociImage(t, 1, smallBlob+1000) // streamed through an upload
+	liar := func(size int64) v1.Image {     // a layer whose content is not what its digest says
+		l, err := random.Layer(size, types.OCILayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := random.Layer(10, types.OCILayer)
+		d, _ := other.Digest()
+		out, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), lyingLayer{l, d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
 	tests := []struct {
 		name, repo string
 		tags       []string
+		img        v1.Image
 		wantErr    string
 	}{
-		{"two tags", "team/app", []string{"latest", "1.0.0-1"}, ""},
-		{"again, another tag", "team/app", []string{"1.0.0-2"}, ""},
-		{"another repository", "other", []string{"v1"}, ""},
-		{"bad repository", "Team/App", []string{"v1"}, "invalid"},
-		{"bad tag", "team/app", []string{"no spaces"}, "invalid"},
+		{"two tags", "team/app", []string{"latest", "1.0.0-1"}, img, ""},
+		{"again, another tag", "team/app", []string{"1.0.0-2"}, img, ""},
+		{"another repository", "other", []string{"v1"}, img, ""},
+		{"a large layer", "team/large", []string{"v1"}, large, ""},
+		{"bad repository", "Team/App", []string{"v1"}, img, "invalid"},
+		{"bad tag", "team/app", []string{"no spaces"}, img, "invalid"},
+		{"small layer not matching its digest", "team/liar", []string{"v1"}, liar(100), "digest"},
+		{"large layer not matching its digest", "team/liar", []string{"v1"}, liar(smallBlob + 1000), "digest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			want, err := tt.img.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
 			before := syncs
-			err := r.Push(t.Context(), tt.repo, tt.tags, img)
+			err = r.Push(t.Context(), tt.repo, tt.tags, tt.img)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(strings.ToLower(err.Error()), tt.wantErr) {
 					t.Fatalf("Push = %v, want an error containing %q", err, tt.wantErr)
@@ -188,3 +211,11 @@ func TestPush(t *testing.T) {
 		})
 	}
 }
+
+// lyingLayer is a layer that claims digest d.
+type lyingLayer struct {
+	v1.Layer
+	d v1.Hash
+}
+
+func (l lyingLayer) Digest() (v1.Hash, error) { return l.d, nil }
