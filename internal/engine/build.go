@@ -26,7 +26,7 @@ type stage struct {
 	typ      gen.WorkflowType
 	workflow string // managed workflow name/version
 	state    gen.ImageStatus
-	run      func(ctx context.Context, onStep func(containerbuild.Step)) (*stageResult, error)
+	run      func(ctx context.Context, onStep containerbuild.StepFunc) (*stageResult, error)
 }
 
 // stageResult is what a stage produced for the image resource.
@@ -39,17 +39,17 @@ type stageResult struct {
 func containerStages(s containerbuild.Spec) []stage {
 	return []stage{
 		{1, gen.WorkflowTypeBUILD, "build/build-container/1.0.1/1", gen.ImageStatusBUILDING,
-			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
+			func(ctx context.Context, on containerbuild.StepFunc) (*stageResult, error) {
 				_, err := containerbuild.BuildStage(ctx, s, on)
 				return nil, err
 			}},
 		{2, gen.WorkflowTypeTEST, "test/test-container/1.0.0/1", gen.ImageStatusTESTING,
-			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
+			func(ctx context.Context, on containerbuild.StepFunc) (*stageResult, error) {
 				_, err := containerbuild.TestStage(ctx, s, on)
 				return nil, err
 			}},
 		{3, gen.WorkflowTypeDISTRIBUTION, "distribution/distribute-image/1.0.0/1", gen.ImageStatusDISTRIBUTING,
-			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
+			func(ctx context.Context, on containerbuild.StepFunc) (*stageResult, error) {
 				r, err := containerbuild.DistributeStage(ctx, s, on)
 				if err != nil {
 					return nil, err
@@ -203,21 +203,21 @@ func (b *imageBuild) runStage(ctx context.Context, st stage) (*execLog, error) {
 			}
 		}
 	}
-	// The stage starts in one transaction: its image state, its execution
-	// and what the build holds (the previous stage's end).
+	// The stage's start (its image state, unless a cancel was asked for)
+	// is written with its first step's RUNNING record, as is its execution.
 	x := b.newExecution(ctx, st, len(prior) > 0)
-	_, err = b.update(ctx, runningStates(), func(d *imageDoc) error {
-		if d.cancelRequested() {
-			return errCancelled
-		}
-		if d.status() != gen.ImageStatusINTEGRATING {
-			d.State = &gen.ImageState{Status: st.state}
-		}
-		return nil
-	}, x.executionRecord())
-	if err != nil {
-		return nil, err
-	}
+	b.holdStart(func(ctx context.Context, tx store.Tx) error {
+		_, err := updateImageIn(ctx, tx, b.arn, runningStates(), func(d *imageDoc) error {
+			if d.cancelRequested() {
+				return errCancelled
+			}
+			if d.status() != gen.ImageStatusINTEGRATING {
+				d.State = &gen.ImageState{Status: st.state}
+			}
+			return nil
+		})
+		return err
+	})
 	res, err := st.run(ctx, x.on)
 	if werr := x.writeErr(); werr != nil && err == nil {
 		err = werr
@@ -313,6 +313,7 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 		!errors.Is(jobCtx.Err(), context.DeadlineExceeded))) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(bctx), writeTimeout)
 		defer cancel()
+		b.dropStart()
 		if werr := b.write(wctx); werr != nil {
 			b.e.log.WarnContext(jobCtx, "writing the records of an interrupted build", "arn", b.arn, "err", werr)
 		}
@@ -344,7 +345,9 @@ func (b *imageBuild) finish(bctx, jobCtx context.Context, x *execLog, err error)
 			return werr
 		}
 	}
-	// What the build holds is written before its scratch directory goes.
+	// What the build holds is written before its scratch directory goes
+	// (not the start of a stage that reported no step).
+	b.dropStart()
 	if werr := b.write(wctx); werr != nil {
 		return werr
 	}

@@ -12,14 +12,15 @@ import (
 
 // A build writes its records in as few transactions as keep what matters
 // durable in time:
-//   - a step's RUNNING record is committed before the step runs;
-//   - a new execution is committed with the image state its stage starts
-//     in;
+//   - a step's RUNNING record is committed before the step runs (a step
+//     whose start cannot be committed does not run);
+//   - a stage's start (its image state, checked against a cancel) is
+//     committed with its first step's RUNNING record, as is its execution;
 //   - the end of a step or of an execution is held in memory and
 //     committed with the build's next write: the next step's RUNNING, the
-//     next stage's start, the image's INTEGRATING or final state. That is
-//     at most a step boundary away, and a stage's end is committed before
-//     the image leaves its state.
+//     image's INTEGRATING or final state. That is at most a step boundary
+//     away, and a stage's end is committed before the image leaves its
+//     state.
 //
 // A server that dies with records held leaves the step or execution
 // RUNNING; the restart marks it interrupted and runs the stage again, as
@@ -29,7 +30,20 @@ import (
 type heldRecords struct {
 	mu   sync.Mutex // held for a whole commit, so that nothing held is lost
 	list []*store.Resource
+	// start is the start of a stage, run first in the build's next write;
+	// an error from it fails that write.
+	start func(ctx context.Context, tx store.Tx) error
 }
+
+// holdStart keeps the start of a stage for the build's next write.
+func (b *imageBuild) holdStart(start func(ctx context.Context, tx store.Tx) error) {
+	b.held.mu.Lock()
+	defer b.held.mu.Unlock()
+	b.held.start = start
+}
+
+// dropStart forgets a stage start not written (its stage reported no step).
+func (b *imageBuild) dropStart() { b.holdStart(nil) }
 
 // hold encodes the records as they are now and keeps them for the build's
 // next write; a record held already under the same ARN is replaced.
@@ -75,9 +89,10 @@ func (b *imageBuild) update(ctx context.Context, from []gen.ImageStatus, fn func
 	return out, nil
 }
 
-// commit writes, in one transaction, the held records, recs and what fn
-// writes. When fn fails, the held records are committed on their own and
-// fn's error is returned.
+// commit writes, in one transaction, the held stage start, the held
+// records, recs and what fn writes. When the start or fn fails, the held
+// records are committed on their own and that error is returned (a start
+// that failed is dropped).
 func (b *imageBuild) commit(ctx context.Context, recs []record, fn func(tx store.Tx) error) error {
 	rs, err := encodeRecords(recs)
 	if err != nil {
@@ -85,11 +100,19 @@ func (b *imageBuild) commit(ctx context.Context, recs []record, fn func(tx store
 	}
 	b.held.mu.Lock()
 	defer b.held.mu.Unlock()
-	if len(b.held.list) == 0 && len(rs) == 0 && fn == nil {
+	start := b.held.start
+	if len(b.held.list) == 0 && len(rs) == 0 && fn == nil && start == nil {
 		return nil
 	}
 	var fnErr error
 	err = b.e.o.Store.Update(ctx, func(tx store.Tx) error {
+		if start != nil {
+			if err := start(ctx, tx); err != nil {
+				fnErr = err
+				b.held.start = nil
+				return err
+			}
+		}
 		if err := writeResources(ctx, tx, b.held.list); err != nil {
 			return err
 		}
@@ -104,7 +127,7 @@ func (b *imageBuild) commit(ctx context.Context, recs []record, fn func(tx store
 	})
 	switch {
 	case err == nil:
-		b.held.list = nil
+		b.held.list, b.held.start = nil, nil
 		return nil
 	case fnErr != nil && len(b.held.list) > 0:
 		werr := b.e.o.Store.Update(ctx, func(tx store.Tx) error { return writeResources(ctx, tx, b.held.list) })

@@ -162,3 +162,73 @@ func storedStatus(t *testing.T, st store.Store, id string) string {
 	}
 	return status
 }
+
+// TestHeldStart: a stage's start goes with the build's next write; a start
+// that fails fails that write (the records held are written all the same,
+// not the write's own) and is dropped; a dropped start writes nothing.
+func TestHeldStart(t *testing.T) {
+	const arn = "arn:aws:imagebuilder:us-east-1:123456789012:image/held/1.0.0/1"
+	rec := func(id, status string) record {
+		return record{&store.Resource{ARN: id, Kind: KindStep, Account: "123456789012", Name: "wf-1"},
+			&StepExecution{WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: id,
+				Status: gen.WorkflowStepExecutionStatus(status)}}}
+	}
+	startIn := func(state gen.ImageStatus, fail error) func(context.Context, store.Tx) error {
+		return func(ctx context.Context, tx store.Tx) error {
+			if fail != nil {
+				return fail
+			}
+			_, err := updateImageIn(ctx, tx, arn, nil, func(d *imageDoc) error {
+				d.State = &gen.ImageState{Status: state}
+				return nil
+			})
+			return err
+		}
+	}
+	tests := []struct {
+		name      string
+		fail      error
+		drop      bool
+		wantErr   error
+		wantState gen.ImageStatus
+		want      map[string]string
+	}{
+		{"with the next write", nil, false, nil, gen.ImageStatusTESTING, map[string]string{"step-a": "COMPLETED", "step-b": "RUNNING"}},
+		{"a start that fails", errCancelled, false, errCancelled, gen.ImageStatusPENDING, map[string]string{"step-a": "COMPLETED", "step-b": ""}},
+		{"dropped", nil, true, nil, gen.ImageStatusPENDING, map[string]string{"step-a": "COMPLETED", "step-b": "RUNNING"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			insertImage(t, st, arn)
+			b := &imageBuild{e: &Engine{o: Options{Store: st}}, arn: arn, account: "123456789012"}
+			if err := b.hold(rec("step-a", "COMPLETED")); err != nil {
+				t.Fatal(err)
+			}
+			b.holdStart(startIn(gen.ImageStatusTESTING, tt.fail))
+			if tt.drop {
+				b.dropStart()
+			}
+			if err := b.write(ctx, rec("step-b", "RUNNING")); !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+				t.Fatalf("write = %v, want %v", err, tt.wantErr)
+			}
+			for id, want := range tt.want {
+				if got := storedStatus(t, st, id); got != want {
+					t.Errorf("%s is %q, want %q", id, got, want)
+				}
+			}
+			d, _, err := loadImage(ctx, st, arn)
+			if err != nil || d.status() != tt.wantState {
+				t.Fatalf("image %v (%v), want %s", d.status(), err, tt.wantState)
+			}
+			if err := b.write(ctx, rec("step-c", "RUNNING")); err != nil {
+				t.Fatalf("the next write: %v", err)
+			}
+		})
+	}
+}

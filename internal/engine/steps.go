@@ -59,9 +59,10 @@ func (l *execLog) executionRecord() record {
 }
 
 // on is the containerbuild step callback: it writes the step and the
-// execution's counts, before the step runs (RUNNING), or with the build's
-// next write (its final status).
-func (l *execLog) on(st containerbuild.Step) {
+// execution's counts, before the step runs (RUNNING: a step whose start
+// cannot be written does not run), or with the build's next write (its
+// final status).
+func (l *execLog) on(st containerbuild.Step) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec := l.steps[st.Name]
@@ -102,11 +103,14 @@ func (l *execLog) on(st containerbuild.Step) {
 	now := time.Now().UTC()
 	step := record{&store.Resource{ARN: rec.s.StepExecutionId, Kind: KindStep, Account: l.b.account,
 		Name: l.x.WorkflowExecutionId, Build: rec.index, Created: now, Updated: now}, &rec.s}
+	var err error
 	if st.Status == containerbuild.StatusRunning {
-		l.record(l.b.write(l.ctx, step, l.executionRecord()))
+		err = l.b.write(l.ctx, step, l.executionRecord())
 	} else {
-		l.record(l.b.hold(step, l.executionRecord()))
+		err = l.b.hold(step, l.executionRecord())
 	}
+	l.record(err)
+	return err
 }
 
 func (l *execLog) record(err error) {

@@ -103,7 +103,7 @@ func (b *imageBuild) vmStages(ctx context.Context, d *imageDoc, a imageARN) ([]s
 	log := b.e.log.With("arn", b.arn)
 	return []stage{
 		{1, gen.WorkflowTypeBUILD, "build/build-image/1.0.3/1", gen.ImageStatusBUILDING,
-			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
+			func(ctx context.Context, on containerbuild.StepFunc) (*stageResult, error) {
 				r, err := vmbuild.BuildStage(ctx, s, on, log)
 				if err != nil {
 					return nil, err
@@ -111,11 +111,11 @@ func (b *imageBuild) vmStages(ctx context.Context, d *imageDoc, a imageARN) ([]s
 				return &stageResult{vmBuild: r}, nil
 			}},
 		{2, gen.WorkflowTypeTEST, "test/test-image/1.0.0/1", gen.ImageStatusTESTING,
-			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
+			func(ctx context.Context, on containerbuild.StepFunc) (*stageResult, error) {
 				return nil, vmbuild.TestStage(ctx, s, on, log)
 			}},
 		{3, gen.WorkflowTypeDISTRIBUTION, "distribution/distribute-image/1.0.0/1", gen.ImageStatusDISTRIBUTING,
-			func(ctx context.Context, on func(containerbuild.Step)) (*stageResult, error) {
+			func(ctx context.Context, on containerbuild.StepFunc) (*stageResult, error) {
 				r, err := vmbuild.DistributeStage(ctx, s, dists, built, b.e.o.VM.Services, on)
 				if err != nil {
 					return nil, err

@@ -51,7 +51,7 @@ const (
 // LogDir/build/toe). Cancelling ctx stops the running step; the error then
 // wraps ctx's error. Calling BuildStage again redoes the build from
 // scratch.
-func BuildStage(ctx context.Context, s Spec, onStep func(Step)) (*BuildResult, error) {
+func BuildStage(ctx context.Context, s Spec, onStep StepFunc) (*BuildResult, error) {
 	st := &stepper{onStep: onStep}
 	res := &BuildResult{}
 	err := buildStage(ctx, s, st)

@@ -29,7 +29,7 @@ const (
 // installed database) from the image. ImageURIs are repository@digest and
 // repository:tag for every tag. Pushing again is harmless (the registry
 // already has the blobs).
-func DistributeStage(ctx context.Context, s Spec, onStep func(Step)) (*DistributeResult, error) {
+func DistributeStage(ctx context.Context, s Spec, onStep StepFunc) (*DistributeResult, error) {
 	st := &stepper{onStep: onStep}
 	res := &DistributeResult{}
 	err := distributeStage(ctx, s, st, res)

@@ -8,7 +8,7 @@ import "context"
 type Stepper struct{ s stepper }
 
 // NewStepper returns a Stepper reporting to onStep (which may be nil).
-func NewStepper(onStep func(Step)) *Stepper { return &Stepper{s: stepper{onStep: onStep}} }
+func NewStepper(onStep StepFunc) *Stepper { return &Stepper{s: stepper{onStep: onStep}} }
 
 // Run executes fn as the step name/action; see stepper.run.
 func (s *Stepper) Run(ctx context.Context, name, action string, inputs map[string]string,
@@ -17,7 +17,7 @@ func (s *Stepper) Run(ctx context.Context, name, action string, inputs map[strin
 }
 
 // Skip records a SKIPPED step.
-func (s *Stepper) Skip(name, action, msg string) { s.s.skip(name, action, msg) }
+func (s *Stepper) Skip(name, action, msg string) error { return s.s.skip(name, action, msg) }
 
 // Steps are the steps run so far.
 func (s *Stepper) Steps() []Step { return s.s.steps }

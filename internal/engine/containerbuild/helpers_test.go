@@ -136,10 +136,11 @@ type recorder struct {
 	steps []Step
 }
 
-func (r *recorder) on(s Step) {
+func (r *recorder) on(s Step) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.steps = append(r.steps, s)
+	return nil
 }
 
 func stepStatuses(steps []Step) string {

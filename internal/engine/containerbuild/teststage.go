@@ -37,7 +37,7 @@ const (
 // root with the image's environment. A failing test fails the stage with
 // an error naming the component and the step. With TestsEnabled false the
 // stage is one SKIPPED step. The sandbox is always removed.
-func TestStage(ctx context.Context, s Spec, onStep func(Step)) (*TestResult, error) {
+func TestStage(ctx context.Context, s Spec, onStep StepFunc) (*TestResult, error) {
 	st := &stepper{onStep: onStep}
 	res := &TestResult{}
 	err := testStage(ctx, s, st)
@@ -53,8 +53,7 @@ func testStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		return err
 	}
 	if !s.TestsEnabled {
-		st.skip(StepApplyTest, ActionExecuteComponents, "image tests are disabled")
-		return nil
+		return st.skip(StepApplyTest, ActionExecuteComponents, "image tests are disabled")
 	}
 	work := s.path(testDir)
 	if err := resetDir(ctx, work); err != nil {

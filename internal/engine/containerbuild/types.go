@@ -140,10 +140,15 @@ type DistributeResult struct {
 // Package is one installed OS package of the image.
 type Package struct{ Name, Version string }
 
+// StepFunc is told of each step of a stage when it starts (RUNNING) and
+// when it ends. A step whose start it refuses (returns an error: it could
+// not record it) does not run: the stage fails with that error.
+type StepFunc func(Step) error
+
 // stepper runs the steps of one stage, reporting each to onStep and
 // collecting them.
 type stepper struct {
-	onStep func(Step)
+	onStep StepFunc
 	steps  []Step
 }
 
@@ -154,7 +159,11 @@ func (s *stepper) run(ctx context.Context, name, action string, inputs map[strin
 	fn func(outputs map[string]string) (string, error)) error {
 	st := Step{Name: name, Action: action, Status: StatusRunning, Start: time.Now().UTC(), Inputs: inputs,
 		Outputs: map[string]string{}}
-	s.report(st)
+	if err := s.report(st); err != nil {
+		st.End, st.Status, st.Message = time.Now().UTC(), StatusFailed, "not run: "+err.Error()
+		s.steps = append(s.steps, st)
+		return errors.Join(fmt.Errorf("%s: recording its start: %w", name, err), s.report(st))
+	}
 	msg, err := fn(st.Outputs)
 	st.End = time.Now().UTC()
 	switch {
@@ -172,23 +181,30 @@ func (s *stepper) run(ctx context.Context, name, action string, inputs map[strin
 		st.Outputs = nil
 	}
 	s.steps = append(s.steps, st)
-	s.report(st)
+	rerr := s.report(st)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return errors.Join(fmt.Errorf("%s: %w", name, err), rerr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("%s: recording its end: %w", name, rerr)
 	}
 	return nil
 }
 
 // skip records a SKIPPED step (start == end).
-func (s *stepper) skip(name, action, msg string) {
+func (s *stepper) skip(name, action, msg string) error {
 	now := time.Now().UTC()
 	st := Step{Name: name, Action: action, Status: StatusSkipped, Start: now, End: now, Message: msg}
 	s.steps = append(s.steps, st)
-	s.report(st)
+	if err := s.report(st); err != nil {
+		return fmt.Errorf("%s: recording it: %w", name, err)
+	}
+	return nil
 }
 
-func (s *stepper) report(st Step) {
-	if s.onStep != nil {
-		s.onStep(st)
+func (s *stepper) report(st Step) error {
+	if s.onStep == nil {
+		return nil
 	}
+	return s.onStep(st)
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -288,3 +289,56 @@ func FuzzDescribeFailure(f *testing.F) {
 }
 
 var bgCtx = context.Background()
+
+// TestStepperRecording: a step whose start onStep refuses does not run
+// and ends FAILED with the reason; an end onStep refuses fails the step's
+// run; a skip onStep refuses is an error.
+func TestStepperRecording(t *testing.T) {
+	refused := errors.New("store unreachable")
+	tests := []struct {
+		name      string
+		refuse    string // the status onStep refuses
+		skip      bool
+		wantRun   bool
+		wantSteps string
+	}{
+		{"recorded", "", false, true, "a=RUNNING a=COMPLETED"},
+		{"start refused", StatusRunning, false, false, "a=RUNNING a=FAILED"},
+		{"end refused", StatusCompleted, false, true, "a=RUNNING a=COMPLETED"},
+		{"skip refused", StatusSkipped, true, false, "a=SKIPPED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen []Step
+			st := &stepper{onStep: func(s Step) error {
+				seen = append(seen, s)
+				if s.Status == tt.refuse {
+					return refused
+				}
+				return nil
+			}}
+			ran := false
+			var err error
+			if tt.skip {
+				err = st.skip("a", "Act", "why")
+			} else {
+				err = st.run(t.Context(), "a", "Act", nil, func(map[string]string) (string, error) {
+					ran = true
+					return "", nil
+				})
+			}
+			if ran != tt.wantRun {
+				t.Errorf("ran = %v, want %v", ran, tt.wantRun)
+			}
+			if got := stepStatuses(seen); got != tt.wantSteps {
+				t.Errorf("reported %s, want %s", got, tt.wantSteps)
+			}
+			if (tt.refuse == "") != (err == nil) || (err != nil && !errors.Is(err, refused)) {
+				t.Errorf("err = %v", err)
+			}
+			if tt.refuse == StatusRunning && !strings.Contains(seen[len(seen)-1].Message, "not run") {
+				t.Errorf("the refused step ends with %q", seen[len(seen)-1].Message)
+			}
+		})
+	}
+}

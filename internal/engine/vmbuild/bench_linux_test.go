@@ -136,10 +136,11 @@ func benchBuild(b *testing.B, parent Disk, accel, bootCache string) map[string]t
 		return os.Rename(file, dst)
 	}}
 	steps := map[string]Step{}
-	on := func(st Step) {
+	on := func(st Step) error {
 		if st.Status != "RUNNING" {
 			steps[st.Name] = st
 		}
+		return nil
 	}
 	dists := []gen.Distribution{
 		{Region: "us-east-1", S3ExportConfiguration: &gen.S3ExportConfiguration{DiskImageFormat: gen.DiskImageFormatRAW, S3Bucket: "x", S3Prefix: "raw"}},

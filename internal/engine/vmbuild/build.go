@@ -41,7 +41,7 @@ const (
 // the packages when asked), sanitizes the guest, powers it off and
 // captures the disk as a standalone qcow2. A build stage that completed
 // before (its state file exists) returns its result again.
-func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger) (*BuildResult, error) {
+func BuildStage(ctx context.Context, s Spec, onStep containerbuild.StepFunc, log *slog.Logger) (*BuildResult, error) {
 	if r, err := readBuild(s); err == nil {
 		return r, nil
 	}
@@ -103,8 +103,8 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger
 		if err != nil {
 			return nil, err
 		}
-	} else {
-		st.Skip("InventoryCollection", "CollectImageMetadata", "enhancedImageMetadataEnabled is false")
+	} else if err := st.Skip("InventoryCollection", "CollectImageMetadata", "enhancedImageMetadataEnabled is false"); err != nil {
+		return nil, err
 	}
 	if osr, err := in.c.ReadFile(ctx, "/etc/os-release"); err == nil {
 		if v := osrelease.PrettyName(osr); v != "" {
@@ -122,7 +122,9 @@ func BuildStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	st.Skip("RunSysPrepScript", "RunSysPrep", "Linux image")
+	if err := st.Skip("RunSysPrepScript", "RunSysPrep", "Linux image"); err != nil {
+		return nil, err
+	}
 	if stamp != "" && kernelStamp(ctx, in.c) == stamp {
 		if err := in.keepBoot(s); err != nil { // the test stage reads the capture instead
 			log.WarnContext(ctx, "keeping the boot files for the test stage", "err", err)

@@ -56,7 +56,7 @@ var exportFormats = map[gen.DiskImageFormat]struct {
 // configuration the image is registered in the build's region under the
 // image's name.
 func DistributeStage(ctx context.Context, s Spec, dists []gen.Distribution, built time.Time, svc Services,
-	onStep func(Step)) (*DistributeResult, error) {
+	onStep containerbuild.StepFunc) (*DistributeResult, error) {
 	b, err := readBuild(s)
 	if err != nil {
 		return nil, errors.New("the build stage's captured disk is missing; the build must run again")

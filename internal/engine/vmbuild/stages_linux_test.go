@@ -79,7 +79,7 @@ func TestBuildTestDistribute(t *testing.T) {
 	defer cancel()
 	s := testSpec(t, parent, Component{Name: "marker", Type: "BUILD", Document: []byte(markerComponent)})
 	var steps []Step
-	on := func(st Step) { steps = append(steps, st) }
+	on := func(st Step) error { steps = append(steps, st); return nil }
 	start := time.Now()
 	b, err := BuildStage(ctx, s, on, nil)
 	if err != nil {
@@ -271,7 +271,7 @@ func TestRebootResumes(t *testing.T) {
 	s := testSpec(t, parent, Component{Name: "rebooter", Type: "BUILD", Document: []byte(rebootComponent)})
 	s.TestsEnabled = false
 	var steps []Step
-	b, err := BuildStage(ctx, s, func(st Step) { steps = append(steps, st) }, nil)
+	b, err := BuildStage(ctx, s, func(st Step) error { steps = append(steps, st); return nil }, nil)
 	if err != nil {
 		t.Fatalf("BuildStage: %v", err)
 	}

@@ -13,11 +13,10 @@ import (
 // TestStage boots a fresh instance from the captured disk and runs the
 // test phase of every component. It is a no-op that records skipped steps
 // when tests are disabled.
-func TestStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger) error {
+func TestStage(ctx context.Context, s Spec, onStep containerbuild.StepFunc, log *slog.Logger) error {
 	st := containerbuild.NewStepper(onStep)
 	if !s.TestsEnabled {
-		st.Skip("ApplyTestComponents", "ExecuteComponents", "imageTestsEnabled is false")
-		return nil
+		return st.Skip("ApplyTestComponents", "ExecuteComponents", "imageTestsEnabled is false")
 	}
 	b, err := readBuild(s)
 	if err != nil {
@@ -44,7 +43,9 @@ func TestStage(ctx context.Context, s Spec, onStep func(Step), log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	st.Skip("CollectImageScanFindings", "CollectImageScanFindings", "image scanning is not available")
+	if err := st.Skip("CollectImageScanFindings", "CollectImageScanFindings", "image scanning is not available"); err != nil {
+		return err
+	}
 	err = st.Run(ctx, "ApplyTestComponents", "ExecuteComponents", map[string]string{"instanceId": in.id, "phases": TestPhase},
 		func(out map[string]string) (string, error) {
 			return runComponents(ctx, s, in, TestPhase, stageTest, out)
