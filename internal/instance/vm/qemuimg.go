@@ -39,8 +39,8 @@ type ConvertOptions struct {
 }
 
 // pbkdfFlake is qemu's LUKS PBKDF benchmark failing because the thread
-// CPU clock did not advance (coarse accounting on some host kernels); a
-// new attempt usually succeeds.
+// CPU clock did not advance (coarse accounting on some host kernels, more
+// often under load); a new attempt usually succeeds.
 const pbkdfFlake = "Unable to get accurate CPU usage"
 
 // qemuImg runs qemu-img and returns stdout, or an error with stderr.
@@ -57,7 +57,13 @@ func qemuImg(ctx context.Context, args ...string) ([]byte, error) {
 			return nil, fmt.Errorf("qemu-img %s: %w", args[0], ctx.Err())
 		}
 		msg := strings.TrimSpace(stderr.String())
-		if attempt < 5 && strings.Contains(msg, pbkdfFlake) {
+		if attempt < 8 && strings.Contains(msg, pbkdfFlake) {
+			// It fails in bursts on a loaded machine: wait a little longer
+			// each time.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt) * 25 * time.Millisecond):
+			}
 			continue
 		}
 		return nil, fmt.Errorf("qemu-img %s: %w: %s", args[0], err, msg)
