@@ -104,13 +104,14 @@ func (b *imageBuild) commit(ctx context.Context, recs []record, fn func(tx store
 	if len(b.held.list) == 0 && len(rs) == 0 && fn == nil && start == nil {
 		return nil
 	}
-	var fnErr error
+	var fnErr error // the start's or fn's error: what the caller asked for did not happen
+	startFailed := false
 	err = b.e.o.Store.Update(ctx, func(tx store.Tx) error {
+		fnErr, startFailed = nil, false
 		if start != nil {
-			if err := start(ctx, tx); err != nil {
-				fnErr = err
-				b.held.start = nil
-				return err
+			if fnErr = start(ctx, tx); fnErr != nil {
+				startFailed = true
+				return fnErr
 			}
 		}
 		if err := writeResources(ctx, tx, b.held.list); err != nil {
@@ -125,11 +126,14 @@ func (b *imageBuild) commit(ctx context.Context, recs []record, fn func(tx store
 		}
 		return nil
 	})
-	switch {
-	case err == nil:
+	if err == nil {
 		b.held.list, b.held.start = nil, nil
 		return nil
-	case fnErr != nil && len(b.held.list) > 0:
+	}
+	if startFailed {
+		b.held.start = nil // a stage that cannot start does not start later
+	}
+	if fnErr != nil && len(b.held.list) > 0 {
 		werr := b.e.o.Store.Update(ctx, func(tx store.Tx) error { return writeResources(ctx, tx, b.held.list) })
 		if werr != nil {
 			return errors.Join(fnErr, fmt.Errorf("writing the build's records: %w", werr))
