@@ -18,12 +18,6 @@ import (
 // them on their own (not the records that came with it); a write that
 // fails keeps them for the next one.
 func TestHeldRecords(t *testing.T) {
-	const arn = "arn:aws:imagebuilder:us-east-1:123456789012:image/held/1.0.0/1"
-	step := func(id, status string) record {
-		return record{&store.Resource{ARN: id, Kind: KindStep, Account: "123456789012", Name: "wf-1"},
-			&StepExecution{WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: id,
-				Status: gen.WorkflowStepExecutionStatus(status)}}}
-	}
 	type op struct {
 		hold    []record
 		write   []record // written with the held ones
@@ -58,13 +52,7 @@ func TestHeldRecords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			insertImage(t, st, arn)
-			b := &imageBuild{e: &Engine{o: Options{Store: st}}, arn: arn, account: "123456789012"}
+			b, st := heldBuild(t)
 			for i, o := range tt.ops {
 				if err := b.hold(o.hold...); err != nil {
 					t.Fatal(err)
@@ -77,6 +65,7 @@ func TestHeldRecords(t *testing.T) {
 				if o.hold != nil {
 					continue
 				}
+				var err error
 				if o.update == "" {
 					err = b.write(ctx, o.write...)
 				} else {
@@ -102,15 +91,8 @@ func TestHeldRecords(t *testing.T) {
 // keeps what was held for the next one.
 func TestHeldRecordsSurviveAFailedWrite(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	b := &imageBuild{e: &Engine{o: Options{Store: st}}, arn: "x", account: "1"}
-	rec := record{&store.Resource{ARN: "step-a", Kind: KindStep, Account: "1", Name: "wf-1"},
-		&StepExecution{WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: "step-a", Status: "COMPLETED"}}}
-	if err := b.hold(rec); err != nil {
+	b, st := heldBuild(t)
+	if err := b.hold(step("step-a", "COMPLETED")); err != nil {
 		t.Fatal(err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
@@ -127,6 +109,27 @@ func TestHeldRecordsSurviveAFailedWrite(t *testing.T) {
 	if got := storedStatus(t, st, "step-a"); got != "COMPLETED" {
 		t.Fatalf("step-a is %q, want COMPLETED", got)
 	}
+}
+
+const heldARN = "arn:aws:imagebuilder:us-east-1:123456789012:image/held/1.0.0/1"
+
+// heldBuild is a build of a PENDING image heldARN on a fresh SQLite store.
+func heldBuild(t *testing.T) (*imageBuild, store.Store) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	insertImage(t, st, heldARN)
+	return &imageBuild{e: &Engine{o: Options{Store: st}}, arn: heldARN, account: "123456789012"}, st
+}
+
+// step is a step record of execution wf-1.
+func step(id, status string) record {
+	return record{&store.Resource{ARN: id, Kind: KindStep, Account: "123456789012", Name: "wf-1"},
+		&StepExecution{WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: id,
+			Status: gen.WorkflowStepExecutionStatus(status)}}}
 }
 
 func insertImage(t *testing.T, st store.Store, arn string) {
@@ -167,18 +170,12 @@ func storedStatus(t *testing.T, st store.Store, id string) string {
 // that fails fails that write (the records held are written all the same,
 // not the write's own) and is dropped; a dropped start writes nothing.
 func TestHeldStart(t *testing.T) {
-	const arn = "arn:aws:imagebuilder:us-east-1:123456789012:image/held/1.0.0/1"
-	rec := func(id, status string) record {
-		return record{&store.Resource{ARN: id, Kind: KindStep, Account: "123456789012", Name: "wf-1"},
-			&StepExecution{WorkflowStepMetadata: gen.WorkflowStepMetadata{StepExecutionId: id,
-				Status: gen.WorkflowStepExecutionStatus(status)}}}
-	}
 	startIn := func(state gen.ImageStatus, fail error) func(context.Context, store.Tx) error {
 		return func(ctx context.Context, tx store.Tx) error {
 			if fail != nil {
 				return fail
 			}
-			_, err := updateImageIn(ctx, tx, arn, nil, func(d *imageDoc) error {
+			_, err := updateImageIn(ctx, tx, heldARN, nil, func(d *imageDoc) error {
 				d.State = &gen.ImageState{Status: state}
 				return nil
 			})
@@ -200,21 +197,15 @@ func TestHeldStart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			insertImage(t, st, arn)
-			b := &imageBuild{e: &Engine{o: Options{Store: st}}, arn: arn, account: "123456789012"}
-			if err := b.hold(rec("step-a", "COMPLETED")); err != nil {
+			b, st := heldBuild(t)
+			if err := b.hold(step("step-a", "COMPLETED")); err != nil {
 				t.Fatal(err)
 			}
 			b.holdStart(startIn(gen.ImageStatusTESTING, tt.fail))
 			if tt.drop {
 				b.dropStart()
 			}
-			if err := b.write(ctx, rec("step-b", "RUNNING")); !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+			if err := b.write(ctx, step("step-b", "RUNNING")); !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
 				t.Fatalf("write = %v, want %v", err, tt.wantErr)
 			}
 			for id, want := range tt.want {
@@ -222,11 +213,11 @@ func TestHeldStart(t *testing.T) {
 					t.Errorf("%s is %q, want %q", id, got, want)
 				}
 			}
-			d, _, err := loadImage(ctx, st, arn)
+			d, _, err := loadImage(ctx, st, heldARN)
 			if err != nil || d.status() != tt.wantState {
 				t.Fatalf("image %v (%v), want %s", d.status(), err, tt.wantState)
 			}
-			if err := b.write(ctx, rec("step-c", "RUNNING")); err != nil {
+			if err := b.write(ctx, step("step-c", "RUNNING")); err != nil {
 				t.Fatalf("the next write: %v", err)
 			}
 		})
