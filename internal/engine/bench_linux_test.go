@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -26,24 +25,9 @@ import (
 // floor (testsupport.ContainerFloorBuild) and reports the ratio.
 func BenchmarkBuildToAvailable(b *testing.B) {
 	te := newTestEnv(b, "")
-	e, err := New(b.Context(), Options{
-		Store: te.st, QueueDriver: te.driver, QueueDSN: te.dsn, Inputs: te.inputs,
-		RegistryAddr: te.host, LocalRegistry: te.reg,
-		GoldsmithBinary: testsupport.GoldsmithBinary(b), RunnerBinary: testsupport.RunnerBinary(b),
-		ScratchRoot: te.scratch, LogRoot: te.logs, LayerCacheDir: filepath.Join(b.TempDir(), "layers"),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.Start(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := e.Stop(ctx); err != nil {
-			b.Error(err)
-		}
+	e := te.engineWith(b, func(o *Options) {
+		o.LocalRegistry, o.RunnerBinary = te.reg, testsupport.RunnerBinary(b)
+		o.LayerCacheDir = filepath.Join(b.TempDir(), "layers")
 	})
 	ctx := b.Context()
 	lower := b.TempDir()

@@ -119,11 +119,21 @@ func newTestEnv(t testing.TB, pgAdmin string, comps ...containerbuild.Component)
 // engine makes and starts an engine on te; it is stopped at the end of the test.
 func (te *testEnv) engine(t testing.TB) *Engine {
 	t.Helper()
-	e, err := New(t.Context(), Options{
+	return te.engineWith(t, nil)
+}
+
+// engineWith is engine with the options more changes.
+func (te *testEnv) engineWith(t testing.TB, more func(*Options)) *Engine {
+	t.Helper()
+	o := Options{
 		Store: te.st, QueueDriver: te.driver, QueueDSN: te.dsn, Inputs: te.inputs, RegistryAddr: te.host,
 		GoldsmithBinary: testsupport.GoldsmithBinary(t), ScratchRoot: te.scratch, LogRoot: te.logs,
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	if more != nil {
+		more(&o)
+	}
+	e, err := New(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,7 @@ package base
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"fmt"
-	"hash"
 	"io"
 	"runtime"
 	"time"
@@ -27,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/goldsmith/goldsmith/internal/gzlayer"
 )
 
 // Epoch is the timestamp of every base image: the creation time in its
@@ -40,22 +39,18 @@ const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // the finished layer knows its digest and diff ID without reading itself
 // back.
 type layerWriter struct {
-	gz            bytes.Buffer
-	zw            *gzip.Writer
-	tw            *tar.Writer
-	gzSum, rawSum hash.Hash
+	gz bytes.Buffer
+	gw *gzlayer.Writer
+	tw *tar.Writer
 }
 
 func newLayerWriter(level int) (*layerWriter, error) {
 	lw := &layerWriter{}
-	gzSum, rawSum := sha256.New(), sha256.New()
-	lw.gzSum, lw.rawSum = gzSum, rawSum
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(&lw.gz, gzSum), level)
+	gw, err := gzlayer.NewWriter(&lw.gz, level)
 	if err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
+		return nil, err
 	}
-	lw.zw = zw
-	lw.tw = tar.NewWriter(io.MultiWriter(zw, rawSum))
+	lw.gw, lw.tw = gw, tar.NewWriter(gw)
 	return lw, nil
 }
 
@@ -64,15 +59,10 @@ func (lw *layerWriter) layer() (v1.Layer, error) {
 	if err := lw.tw.Close(); err != nil {
 		return nil, fmt.Errorf("close tar: %w", err)
 	}
-	if err := lw.zw.Close(); err != nil {
-		return nil, fmt.Errorf("close gzip: %w", err)
+	if err := lw.gw.Close(); err != nil {
+		return nil, err
 	}
-	ml := &memLayer{
-		gz:     lw.gz.Bytes(),
-		digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", lw.gzSum.Sum(nil))},
-		diffID: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", lw.rawSum.Sum(nil))},
-	}
-	l, err := partial.CompressedToLayer(ml)
+	l, err := partial.CompressedToLayer(&memLayer{gz: lw.gz.Bytes(), digest: lw.gw.Digest(), diffID: lw.gw.DiffID()})
 	if err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}

@@ -53,13 +53,7 @@ func (r *Registry) push(ctx context.Context, repository string, tags []string, i
 		return err
 	}
 	blobs := repo.Blobs(ctx)
-	errs := make([]error, len(layers)+1)
-	var wg sync.WaitGroup
-	for i, l := range append(layers, cfg) {
-		wg.Go(func() { errs[i] = putBlob(ctx, blobs, l) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := concurrently(append(layers, cfg), func(l v1.Layer) error { return putBlob(ctx, blobs, l) }); err != nil {
 		return err
 	}
 	mt, err := img.MediaType()
@@ -82,19 +76,27 @@ func (r *Registry) push(ctx context.Context, repository string, tags []string, i
 		return fmt.Errorf("storing the manifest: %w", err)
 	}
 	ts := repo.Tags(ctx)
-	errs = make([]error, len(tags))
-	for i, t := range tags {
-		wg.Go(func() {
-			if err := ts.Tag(ctx, t, desc); err != nil {
-				errs[i] = fmt.Errorf("tagging %s: %w", t, err)
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := concurrently(tags, func(t string) error {
+		if err := ts.Tag(ctx, t, desc); err != nil {
+			return fmt.Errorf("tagging %s: %w", t, err)
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	return r.sync(r.storage)
+}
+
+// concurrently calls f for every item at the same time and joins the
+// errors.
+func concurrently[T any](items []T, f func(T) error) error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() { errs[i] = f(it) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // smallBlob is the size up to which a blob is read into memory and stored

@@ -88,7 +88,7 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 			return
 		}
 		if err == nil {
-			_ = s.Background.do(func() error { return errors.Join(closeLater(), os.RemoveAll(work)) })
+			s.Background.Go(func() error { return errors.Join(closeLater(), os.RemoveAll(work)) })
 			return
 		}
 		if cerr := closeLater(); cerr != nil {

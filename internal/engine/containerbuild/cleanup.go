@@ -28,19 +28,16 @@ func Cleanup(ctx context.Context, s Spec) error {
 
 // Background runs the clean-up a stage leaves behind when it succeeds (the
 // build's last sandbox closing, the stage's working directory going) while
-// the build goes on to its next stage. A nil Background runs nothing in
-// the background: the stages clean up before they return.
+// the build goes on to its next stage. Without one (Spec.Background nil)
+// the stages clean up before they return.
 type Background struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	errs []error
 }
 
-// do runs f in the background, or now when b is nil.
-func (b *Background) do(f func() error) error {
-	if b == nil {
-		return f()
-	}
+// Go runs f in the background; Wait returns its error.
+func (b *Background) Go(f func() error) {
 	b.wg.Go(func() {
 		if err := f(); err != nil {
 			b.mu.Lock()
@@ -48,7 +45,6 @@ func (b *Background) do(f func() error) error {
 			b.mu.Unlock()
 		}
 	})
-	return nil
 }
 
 // Wait waits for what runs in the background and returns its errors (each

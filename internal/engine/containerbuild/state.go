@@ -143,18 +143,18 @@ func storeLayer(p layout.Path, l v1.Layer, cache *container.LayerCache, shared [
 	}
 	dst := filepath.Join(string(p), "blobs", d.Algorithm, d.Hex)
 	keep := cache != nil && slices.Contains(shared, d)
-	if keep {
-		if src := cache.Blob(d); src != "" {
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			if err := os.Link(src, dst); err == nil || errors.Is(err, fs.ErrExist) {
-				return nil
-			}
-		}
+	if keep && linkBlob(cache.Blob(d), dst) {
+		return nil
 	}
-	if err := linkOrWriteBlob(p, dst, l); err != nil {
-		return err
+	// A layer the build wrote (dockerfile.FileLayer) is linked too.
+	if fl, ok := l.(interface{ File() string }); !ok || !linkBlob(fl.File(), dst) {
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		if err := p.WriteBlob(d, rc); err != nil {
+			return err
+		}
 	}
 	if keep {
 		if err := cache.KeepBlob(d, dst); err != nil {
@@ -164,26 +164,14 @@ func storeLayer(p layout.Path, l v1.Layer, cache *container.LayerCache, shared [
 	return nil
 }
 
-// linkOrWriteBlob stores l's blob at dst in the layout p: a hard link to
-// the file of a layer the build wrote (dockerfile.FileLayer), else a copy.
-func linkOrWriteBlob(p layout.Path, dst string, l v1.Layer) error {
-	if fl, ok := l.(interface{ File() string }); ok {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.Link(fl.File(), dst); err == nil || errors.Is(err, fs.ErrExist) {
-			return nil
-		}
+// linkBlob hard-links the blob file src at dst; false when there is no src
+// or it cannot be linked (the caller copies it then).
+func linkBlob(src, dst string) bool {
+	if src == "" || os.MkdirAll(filepath.Dir(dst), 0o755) != nil {
+		return false
 	}
-	d, err := l.Digest()
-	if err != nil {
-		return err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return err
-	}
-	return p.WriteBlob(d, rc)
+	err := os.Link(src, dst)
+	return err == nil || errors.Is(err, fs.ErrExist)
 }
 
 // readImage opens the image BuildStage stored.

@@ -78,35 +78,22 @@ func (s *Sandbox) Run(ctx context.Context, p Process) (exitCode int, err error) 
 
 // runOnce runs p as the process of a container of its own.
 func (s *Sandbox) runOnce(ctx, runCtx context.Context, p Process, rp resolved) (exitCode int, err error) {
-	runc, err := exec.LookPath("runc")
+	r, err := s.newRunc(runcSpec(s.merged, s.opts.Hostname, s.opts.Network, rp.user, rp.args, rp.env, rp.cwd))
 	if err != nil {
 		return -1, err
 	}
-	spec := runcSpec(s.merged, s.opts.Hostname, s.opts.Network, rp.user, rp.args, rp.env, rp.cwd)
-	id, err := newContainerID()
-	if err != nil {
-		return -1, err
-	}
-	if err := s.writeConfig(spec); err != nil {
-		return -1, err
-	}
-	created := s.missingStubs()
-	defer s.removeStubs(ctx, created)
-	logPath := s.runcLog()
-
-	cmd := exec.Command(runc, "--root", StateRoot, "--log", logPath, "--log-format", "json",
-		"run", "--bundle", s.bnd, id)
+	defer s.removeStubs(ctx, r.stubs)
+	cmd := r.cmd
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = p.Stdin, p.Stdout, p.Stderr
-	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		return -1, fmt.Errorf("starting runc: %w", err)
 	}
 	done := make(chan struct{})
-	go s.killOnCancel(runCtx, id, cmd.Process, done)
+	go s.killOnCancel(runCtx, r.id, cmd.Process, done)
 	waitErr := cmd.Wait()
 	close(done)
-	if _, err := os.Stat(filepath.Join(StateRoot, id)); err == nil {
-		deleteContainer(context.WithoutCancel(ctx), id)
+	if _, err := os.Stat(filepath.Join(StateRoot, r.id)); err == nil {
+		deleteContainer(context.WithoutCancel(ctx), r.id)
 	}
 	if err := s.interrupted(ctx); err != nil {
 		return -1, err
@@ -121,11 +108,40 @@ func (s *Sandbox) runOnce(ctx, runCtx context.Context, p Process, rp resolved) (
 		return -1, fmt.Errorf("runc: %w", waitErr)
 	}
 	if exitCode != 0 {
-		if msg := runcError(logPath); msg != "" {
+		if msg := runcError(r.logPath); msg != "" {
 			return -1, fmt.Errorf("runc: %s", msg)
 		}
 	}
 	return exitCode, nil
+}
+
+// runcRun is one `runc run` of the sandbox's bundle, not started yet.
+type runcRun struct {
+	cmd     *exec.Cmd
+	id      string // the container's
+	logPath string // runc's log (JSON)
+	stubs   []stub // the mount points runc will create in the root
+}
+
+// newRunc writes spec as the bundle's config.json and returns the `runc
+// run` of it (with runArgs) under a fresh container id.
+func (s *Sandbox) newRunc(spec ociSpec, runArgs ...string) (*runcRun, error) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		return nil, err
+	}
+	id, err := newContainerID()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeConfig(spec); err != nil {
+		return nil, err
+	}
+	r := &runcRun{id: id, stubs: s.missingStubs(), logPath: s.runcLog()}
+	args := append([]string{"--root", StateRoot, "--log", r.logPath, "--log-format", "json", "run"}, runArgs...)
+	r.cmd = exec.Command(runc, append(args, "--bundle", s.bnd, id)...)
+	r.cmd.WaitDelay = 5 * time.Second
+	return r, nil
 }
 
 // interrupted is ctx's error, or an error when the sandbox was closed.

@@ -2,7 +2,6 @@ package container
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/goldsmith/goldsmith/internal/instance/container/runner"
+
+	"github.com/goldsmith/goldsmith/internal/tailbuf"
 )
 
 // runnerPath is where the runner binary is bind-mounted in the container:
@@ -25,38 +24,28 @@ const runnerPath = "/dev/.goldsmith-runner"
 
 // session is a running container whose PID 1 is the runner.
 type session struct {
-	id      string
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser // requests, the runner's fd 3
-	out     *os.File       // frames, the runner's fd 4
-	frames  *bufio.Reader
-	buf     []byte
-	stderr  *tailBuffer
-	logPath string
-	stubs   []stub
-	ended   bool // the runner's output ended: the container is gone or going
+	*runcRun
+	stdin  io.WriteCloser // requests, the runner's fd 3
+	out    *os.File       // frames, the runner's fd 4
+	frames *bufio.Reader
+	buf    []byte
+	stderr *tailbuf.Buffer
 }
 
 // startSession starts the runner's container and waits until it is up.
 func (s *Sandbox) startSession(ctx, runCtx context.Context) (*session, error) {
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		return nil, err
-	}
-	id, err := newContainerID()
-	if err != nil {
-		return nil, err
-	}
 	spec := runcSpec(s.merged, s.opts.Hostname, s.opts.Network, execUser{Home: "/"},
 		[]string{runnerPath, runner.Arg}, []string{"PATH=" + DefaultPath}, "/")
 	spec.Mounts = append(spec.Mounts, ociMount{
 		Destination: runnerPath, Type: "bind", Source: s.opts.Runner,
 		Options: []string{"bind", "ro", "nosuid", "nodev"},
 	})
-	if err := s.writeConfig(spec); err != nil {
+	// The protocol's pipes are the runner's fds 3 and 4.
+	r, err := s.newRunc(spec, "--preserve-fds", "2")
+	if err != nil {
 		return nil, err
 	}
-	sess := &session{id: id, stubs: s.missingStubs(), logPath: s.runcLog(), stderr: &tailBuffer{max: 4096}}
+	sess := &session{runcRun: r, stderr: tailbuf.New(4096)}
 	// The protocol's pipes go to the runner as fds 3 and 4 (runc
 	// --preserve-fds), not through runc's relay of its stdio.
 	reqR, reqW, err := os.Pipe()
@@ -71,11 +60,8 @@ func (s *Sandbox) startSession(ctx, runCtx context.Context) (*session, error) {
 	}
 	sess.stdin, sess.out = reqW, frR
 	sess.frames = bufio.NewReaderSize(frR, 64<<10)
-	sess.cmd = exec.Command(runc, "--root", StateRoot, "--log", sess.logPath, "--log-format", "json",
-		"run", "--preserve-fds", "2", "--bundle", s.bnd, id)
 	sess.cmd.ExtraFiles = []*os.File{reqR, frW}
 	sess.cmd.Stdout, sess.cmd.Stderr = sess.stderr, sess.stderr
-	sess.cmd.WaitDelay = 5 * time.Second
 	err = sess.cmd.Start()
 	reqR.Close()
 	frW.Close()
@@ -88,7 +74,7 @@ func (s *Sandbox) startSession(ctx, runCtx context.Context) (*session, error) {
 	s.sess = sess
 	done := make(chan struct{})
 	defer close(done)
-	go s.killOnCancel(runCtx, id, sess.cmd.Process, done)
+	go s.killOnCancel(runCtx, sess.id, sess.cmd.Process, done)
 	typ, _, err := sess.read()
 	if err == nil && typ != runner.FrameReady {
 		err = fmt.Errorf("unexpected frame %d", typ)
@@ -134,9 +120,6 @@ func (s *Sandbox) Prestart() {
 func (sess *session) read() (byte, []byte, error) {
 	typ, data, buf, err := runner.ReadFrame(sess.frames, sess.buf)
 	sess.buf = buf
-	if err != nil {
-		sess.ended = true
-	}
 	return typ, data, err
 }
 
@@ -209,13 +192,11 @@ func (s *Sandbox) sessionFailed(ctx context.Context, err error) error {
 	if ierr := s.interrupted(ctx); ierr != nil {
 		return ierr
 	}
-	if sess != nil {
-		if msg := runcError(sess.logPath); msg != "" {
-			return fmt.Errorf("%w; runc: %s", err, msg)
-		}
-		if tail := strings.TrimSpace(sess.stderr.String()); tail != "" {
-			return fmt.Errorf("%w; runner: %s", err, tail)
-		}
+	if msg := runcError(sess.logPath); msg != "" {
+		return fmt.Errorf("%w; runc: %s", err, msg)
+	}
+	if tail := strings.TrimSpace(sess.stderr.String()); tail != "" {
+		return fmt.Errorf("%w; runner: %s", err, tail)
 	}
 	return err
 }
@@ -240,7 +221,7 @@ func (s *Sandbox) endSession(ctx context.Context) {
 // only exits, so the root no longer changes. Close waits for it.
 func (s *Sandbox) releaseSession(ctx context.Context) {
 	sess := s.sess
-	if sess == nil || len(sess.stubs) > 0 || sess.ended {
+	if sess == nil || len(sess.stubs) > 0 {
 		s.endSession(ctx)
 		return
 	}
@@ -283,27 +264,4 @@ func (sess *session) wait(ctx context.Context) {
 	if _, err := os.Stat(filepath.Join(StateRoot, sess.id)); err == nil {
 		deleteContainer(context.WithoutCancel(ctx), sess.id)
 	}
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   bytes.Buffer
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b.Write(p)
-	if over := t.b.Len() - t.max; over > 0 {
-		t.b.Next(over)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.b.String()
 }

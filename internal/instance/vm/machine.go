@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/goldsmith/goldsmith/internal/tailbuf"
 )
 
 // ErrTimeLimit is returned by Wait when QEMU was killed because
@@ -61,7 +63,7 @@ type Machine struct {
 	cfg      Config
 	log      *slog.Logger
 	cmd      *exec.Cmd
-	stderr   *tailBuffer
+	stderr   *tailbuf.Buffer
 	done     chan struct{}
 	exitErr  error // set before done is closed
 	timedOut atomic.Bool
@@ -86,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Machine, error) {
 			return nil, fmt.Errorf("removing stale %s: %w", n, err)
 		}
 	}
-	m := &Machine{cfg: cfg, log: cfg.Logger.With("vm", cfg.Name), stderr: &tailBuffer{max: 16 << 10}, done: make(chan struct{})}
+	m := &Machine{cfg: cfg, log: cfg.Logger.With("vm", cfg.Name), stderr: tailbuf.New(16 << 10), done: make(chan struct{})}
 	args, err := m.args()
 	if err != nil {
 		m.removeSecrets()
@@ -418,27 +420,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

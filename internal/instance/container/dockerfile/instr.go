@@ -9,11 +9,12 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/goldsmith/goldsmith/internal/tailbuf"
 )
 
 // defaultPath is the PATH of RUN when the image sets none (as Docker's).
@@ -138,7 +139,7 @@ func (b *builder) runCmd(ctx context.Context, c *instructions.RunCommand) error 
 	if len(args) == 0 {
 		return fmt.Errorf("empty command")
 	}
-	tail := &tailBuffer{max: tailSize}
+	tail := tailbuf.New(tailSize)
 	code, err := b.sb.Run(ctx, process{
 		Args:   args,
 		Env:    b.runEnv(),
@@ -278,28 +279,4 @@ func writers(ws ...io.Writer) io.Writer {
 		}
 	}
 	return io.MultiWriter(out...)
-}
-
-// tailBuffer keeps the last max bytes written to it; stdout and stderr
-// write to it concurrently.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

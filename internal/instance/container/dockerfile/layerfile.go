@@ -3,16 +3,15 @@ package dockerfile
 import (
 	"bufio"
 	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/goldsmith/goldsmith/internal/gzlayer"
 )
 
 // FileLayer is a layer Build wrote: a gzip-compressed tar file whose
@@ -84,40 +83,19 @@ func writeLayerFile(path string, write func(io.Writer) error) (*FileLayer, error
 }
 
 func writeLayer(f *os.File, write func(io.Writer) error) (*FileLayer, error) {
-	compressed := &countingHash{h: sha256.New()}
-	bw := bufio.NewWriterSize(io.MultiWriter(f, compressed), 64<<10)
-	zw, err := gzip.NewWriterLevel(bw, gzip.BestSpeed)
+	bw := bufio.NewWriterSize(f, 64<<10)
+	gw, err := gzlayer.NewWriter(bw, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
 	}
-	uncompressed := sha256.New()
-	if err := write(io.MultiWriter(zw, uncompressed)); err != nil {
+	if err := write(gw); err != nil {
 		return nil, err
 	}
-	if err := zw.Close(); err != nil {
+	if err := gw.Close(); err != nil {
 		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
-	return &FileLayer{
-		digest: sha256Hash(compressed.h),
-		diffID: sha256Hash(uncompressed),
-		size:   compressed.n,
-	}, nil
-}
-
-func sha256Hash(h hash.Hash) v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-}
-
-// countingHash hashes what is written and counts it.
-type countingHash struct {
-	h hash.Hash
-	n int64
-}
-
-func (c *countingHash) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return c.h.Write(p)
+	return &FileLayer{digest: gw.Digest(), diffID: gw.DiffID(), size: gw.Size()}, nil
 }
