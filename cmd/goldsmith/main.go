@@ -30,18 +30,8 @@ func main() {
 	root.AddCommand(newAgentCmd(), newDebugCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "goldsmith:", err)
-		os.Exit(exitCode(err))
+		os.Exit(toecli.ExitCode(err))
 	}
-}
-
-// exitCoder lets a subcommand choose the process exit code.
-type exitCoder interface{ ExitCode() int }
-
-func exitCode(err error) int {
-	if ec, ok := err.(exitCoder); ok {
-		return ec.ExitCode()
-	}
-	return 1
 }
 
 func newVersionCmd() *cobra.Command {

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -315,7 +316,7 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 		UploadLogs: fetcher.UploadDir,
 		VM: engine.VMOptions{
 			Accel: a.accel, Limit: a.cfg.Build.InstanceLimit, Download: fetcher.Download,
-			AgentBinary:  besideGoldsmith(a.cfg.Build.AgentBinary, binary, "goldsmith-agent"),
+			AgentBinary:  cmp.Or(besideGoldsmith(a.cfg.Build.AgentBinary, binary, "goldsmith-agent"), binary),
 			BootCacheDir: filepath.Join(a.cfg.DataDir, "bootcache"),
 			Services:     vmbuild.Services{AMIs: a.amis, Upload: fetcher.UploadFile, Wrap: a.keys.Encrypt},
 		},
@@ -333,8 +334,8 @@ func (a *App) startEngine(ctx context.Context, svc *service.Service) error {
 
 // besideGoldsmith is a configured helper binary (the VM agent, the sandbox
 // runner), else the one called name next to the goldsmith binary when it
-// is there, else "" (the engine then uses the goldsmith binary as agent and
-// no sandbox runner).
+// is there, else "" (none: the caller falls back to the goldsmith binary
+// as agent, and runs no sandbox runner).
 func besideGoldsmith(configured, goldsmith, name string) string {
 	if configured != "" {
 		return configured

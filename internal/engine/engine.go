@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,6 +121,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.VM.AgentBinary = cmp.Or(o.VM.AgentBinary, o.GoldsmithBinary)
 	e := &Engine{o: o, log: o.Logger.With("component", "engine"), boot: uuid.NewString(),
 		builds: map[string]context.CancelCauseFunc{}}
 	workers := river.NewWorkers()

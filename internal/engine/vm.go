@@ -34,8 +34,8 @@ type VMOptions struct {
 	Services vmbuild.Services
 	// Limit bounds each build instance's life (default 2 h).
 	Limit time.Duration
-	// AgentBinary is the static binary build VMs boot as /init (default:
-	// the goldsmith binary).
+	// AgentBinary is the static binary build VMs boot as /init (default,
+	// set by New: Options.GoldsmithBinary).
 	AgentBinary string
 	// BootCacheDir keeps the boot files made for parent images.
 	BootCacheDir string
@@ -86,7 +86,7 @@ func (b *imageBuild) vmStages(ctx context.Context, d *imageDoc, a imageARN) ([]s
 		WorkingDir: in.WorkingDir, KeepAgent: in.KeepAgent, Network: in.Network, UserData: in.UserData,
 		CollectMeta:   d.EnhancedImageMetadataEnabled == nil || *d.EnhancedImageMetadataEnabled,
 		KeepOnFailure: keepOnFailure, Accel: b.e.o.VM.Accel, Limit: limit,
-		AgentBinary: b.e.o.VM.agentBinary(b.e.o.GoldsmithBinary), BootCacheDir: b.e.o.VM.BootCacheDir,
+		AgentBinary: b.e.o.VM.AgentBinary, BootCacheDir: b.e.o.VM.BootCacheDir,
 		ScratchDir: filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:     filepath.Join(b.e.o.LogRoot, key),
 	}
@@ -123,12 +123,4 @@ func (b *imageBuild) vmStages(ctx context.Context, d *imageDoc, a imageARN) ([]s
 				return &stageResult{vm: r}, nil
 			}},
 	}, nil
-}
-
-// agentBinary is the /init of build VMs: AgentBinary, else goldsmith.
-func (o VMOptions) agentBinary(goldsmith string) string {
-	if o.AgentBinary != "" {
-		return o.AgentBinary
-	}
-	return goldsmith
 }

@@ -92,13 +92,15 @@ func (b *imageBuild) runImport(ctx context.Context, d *imageDoc, dir string) ([]
 		return nil, "", fmt.Errorf("converting %s (%s) to qcow2: %w", imp.URI, info.Format, err)
 	}
 	osv := d.OsVersion
-	if raw, closeRaw, err := vm.RawView(ctx, disk, "qcow2", nil, dir); err == nil {
-		if fs, _, _, err := vm.FindRoot(ctx, raw); err == nil {
-			if data, err := fs.ReadFile(ctx, "/etc/os-release"); err == nil && osv == "" {
-				osv = osrelease.PrettyName(data)
+	if osv == "" {
+		if raw, closeRaw, err := vm.RawView(ctx, disk, "qcow2", nil, dir); err == nil {
+			if fs, _, _, err := vm.FindRoot(ctx, raw); err == nil {
+				if data, err := fs.ReadFile(ctx, "/etc/os-release"); err == nil {
+					osv = osrelease.OSVersion(data)
+				}
 			}
+			closeRaw()
 		}
-		closeRaw()
 	}
 	id, err := amistore.NewID()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,4 +83,29 @@ func Unescape(s string) string {
 // is below (the order to unmount them in).
 func DeepestFirst(targets []string) {
 	sort.SliceStable(targets, func(i, j int) bool { return len(targets[i]) > len(targets[j]) })
+}
+
+// Under returns the mount points strictly below dir, deepest first (nil
+// when there are none).
+func Under(mounts []Mount, dir string) []string { return under(mounts, dir, false) }
+
+// AtOrUnder returns the mount points that are dir or below it, deepest
+// first (nil when there are none).
+func AtOrUnder(mounts []Mount, dir string) []string { return under(mounts, dir, true) }
+
+func under(mounts []Mount, dir string, inclusive bool) []string {
+	dir = filepath.Clean(dir)
+	prefix := dir + "/"
+	if dir == "/" {
+		prefix = dir
+	}
+	var out []string
+	for _, m := range mounts {
+		t := filepath.Clean(m.Target)
+		if (t != dir && strings.HasPrefix(t, prefix)) || (inclusive && t == dir) {
+			out = append(out, m.Target)
+		}
+	}
+	DeepestFirst(out)
+	return out
 }

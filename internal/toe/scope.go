@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // chainEntry keeps what later steps can reference of an earlier step.
@@ -261,22 +263,18 @@ func (rs *resolver) context(key string) string {
 	return ""
 }
 
-// osRelease reads ID / VERSION_ID from /etc/os-release.
+// osRelease reads ID (osName) or VERSION_ID (osVersion) from
+// /etc/os-release.
 func osRelease(key string) string {
 	data, err := os.ReadFile("/etc/os-release")
 	if err != nil {
 		return ""
 	}
-	want := "ID="
+	field := "ID"
 	if key == "osVersion" {
-		want = "VERSION_ID="
+		field = "VERSION_ID"
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, want); ok {
-			return strings.Trim(v, `"'`)
-		}
-	}
-	return ""
+	return osrelease.Parse(data)[field]
 }
 
 // joinOutputs merges the outputs of successful loop iterations: values of

@@ -42,9 +42,22 @@ func (e *toeExit) Unwrap() error { return e.err }
 // ExitCode is the process exit code.
 func (e *toeExit) ExitCode() int { return e.code }
 
+// exitCoder is an error that chooses the process exit code.
+type exitCoder interface{ ExitCode() int }
+
+// ExitCode is the process exit code for an error a command returned: the
+// code of the first error in its chain that carries one (ExitCode() int),
+// else 1.
+func ExitCode(err error) int {
+	var ec exitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}
+
 // Exit codes of goldsmith toe (AWSTOE compatible).
 const (
-	toeExitSuccess = 0
 	toeExitFailure = 1
 	toeExitReboot  = 194
 )

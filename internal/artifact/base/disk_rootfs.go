@@ -72,15 +72,7 @@ func mmdebstrapDir(ctx context.Context, suite, dir string, pkgs, mirrors []strin
 // mountsUnder returns the mount points that are dir or below it, deepest
 // first.
 func mountsUnder(mounts []mountinfo.Mount, dir string) []string {
-	dir = filepath.Clean(dir)
-	var out []string
-	for _, m := range mounts {
-		if m.Target == dir || strings.HasPrefix(m.Target, dir+"/") {
-			out = append(out, m.Target)
-		}
-	}
-	mountinfo.DeepestFirst(out)
-	return out
+	return mountinfo.AtOrUnder(mounts, dir)
 }
 
 // detachMountsUnder lazily unmounts every mount at or below dir, so that

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // source is one apt source: a type (deb or deb-src), a URI, suites and
@@ -178,12 +180,7 @@ func readSources(root string) ([]source, error) {
 
 // codename reads VERSION_CODENAME from an os-release file's text.
 func codename(osRelease string) string {
-	for _, line := range strings.Split(osRelease, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "VERSION_CODENAME="); ok {
-			return strings.Trim(v, `"'`)
-		}
-	}
-	return ""
+	return osrelease.Parse([]byte(osRelease))["VERSION_CODENAME"]
 }
 
 // suitePockets are the suite suffixes a base image takes from the host's

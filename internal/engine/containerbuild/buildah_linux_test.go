@@ -125,12 +125,5 @@ func mountsUnder(dir string) []string {
 	if err != nil {
 		return nil
 	}
-	var out []string
-	for _, m := range mounts {
-		if strings.HasPrefix(m.Target, dir+"/") {
-			out = append(out, m.Target)
-		}
-	}
-	mountinfo.DeepestFirst(out)
-	return out
+	return mountinfo.Under(mounts, dir)
 }

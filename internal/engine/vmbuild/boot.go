@@ -14,7 +14,6 @@ import (
 
 	"github.com/goldsmith/goldsmith/internal/agent"
 	"github.com/goldsmith/goldsmith/internal/instance/vm"
-	"github.com/goldsmith/goldsmith/internal/osrelease"
 )
 
 // bootFiles are what direct kernel boot of a disk needs: the image's own
@@ -25,7 +24,6 @@ type bootFiles struct {
 	Initramfs string // host path
 	Append    string
 	KernelVer string
-	OSVersion string // PRETTY_NAME of the disk's /etc/os-release
 }
 
 // diskModules are the modules the agent loads to see its disks (and the
@@ -39,8 +37,9 @@ var diskModules = []string{"virtio_pci", "virtio_blk"}
 const bootKernelArgs = "console=ttyS0 panic=-1 quiet cryptomgr.notests"
 
 // prepareBoot reads the kernel and modules out of disk (without mounting
-// it) and writes the boot files into dir.
-func prepareBoot(ctx context.Context, d Disk, goldsmith, dir string, network bool) (*bootFiles, error) {
+// it) and writes the boot files into dir, with agentBinary as the
+// initramfs's /init.
+func prepareBoot(ctx context.Context, d Disk, agentBinary, dir string, network bool) (*bootFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("boot files: %w", err)
 	}
@@ -54,9 +53,6 @@ func prepareBoot(ctx context.Context, d Disk, goldsmith, dir string, network boo
 		return nil, fmt.Errorf("finding the root file system of %s: %w", d.Path, err)
 	}
 	b := &bootFiles{Kernel: filepath.Join(dir, "vmlinuz"), Initramfs: filepath.Join(dir, "initramfs.cpio")}
-	if osr, err := fs.ReadFile(ctx, "/etc/os-release"); err == nil {
-		b.OSVersion = osrelease.PrettyName(osr)
-	}
 	names, err := fs.ReadDir(ctx, "/boot")
 	if err != nil {
 		return nil, fmt.Errorf("the image has no /boot: %w", err)
@@ -107,7 +103,7 @@ func prepareBoot(ctx context.Context, d Disk, goldsmith, dir string, network boo
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	err = agent.WriteInitramfs(w, goldsmith, mods)
+	err = agent.WriteInitramfs(w, agentBinary, mods)
 	if err == nil {
 		err = w.Flush()
 	}

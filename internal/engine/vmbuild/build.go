@@ -107,7 +107,7 @@ func BuildStage(ctx context.Context, s Spec, onStep containerbuild.StepFunc, log
 		return nil, err
 	}
 	if osr, err := in.c.ReadFile(ctx, "/etc/os-release"); err == nil {
-		if v := osrelease.PrettyName(osr); v != "" {
+		if v := osrelease.OSVersion(osr); v != "" {
 			res.OSVersion = v
 		}
 	}

@@ -327,7 +327,7 @@ const bootCacheAge = 7 * 24 * time.Hour
 // cachedBoot returns the boot files of base from s.BootCacheDir, making
 // them there (or in dir without a cache) when missing. Stored images never
 // change, so an entry is keyed by the disk's path, size and time, the
-// goldsmith binary's, and the network setting.
+// agent binary's (AgentBinary), and the network setting.
 func cachedBoot(ctx context.Context, s Spec, base Disk, dir string) (*bootFiles, error) {
 	if s.BootCacheDir == "" {
 		return prepareBoot(ctx, base, s.AgentBinary, dir, s.Network)

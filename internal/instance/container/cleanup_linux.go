@@ -102,14 +102,13 @@ func overlayMountsUnder(root string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cleanup: %w", err)
 	}
-	var out []string
+	var overlays []mountinfo.Mount
 	for _, m := range mounts {
-		if m.FSType == "overlay" && isUnder(m.Target, root) {
-			out = append(out, m.Target)
+		if m.FSType == "overlay" {
+			overlays = append(overlays, m)
 		}
 	}
-	mountinfo.DeepestFirst(out)
-	return out, nil
+	return mountinfo.Under(overlays, root), nil
 }
 
 // sandboxDirs finds the scratch directories under root that Open created.

@@ -62,6 +62,7 @@ func qemuImg(ctx context.Context, args ...string) ([]byte, error) {
 			// each time.
 			select {
 			case <-ctx.Done():
+				return nil, fmt.Errorf("qemu-img %s: %w", args[0], ctx.Err())
 			case <-time.After(time.Duration(attempt) * 25 * time.Millisecond):
 			}
 			continue
