@@ -169,7 +169,7 @@ func (b *imageBuild) containerStages(ctx context.Context, d *imageDoc, a imageAR
 		RunnerBinary:    b.e.o.RunnerBinary,
 		ScratchDir:      filepath.Join(b.e.o.ScratchRoot, key),
 		LogDir:          filepath.Join(b.e.o.LogRoot, key),
-		LayerCacheDir:   b.e.o.LayerCacheDir,
+		LayerCache:      b.e.layers,
 		Background:      &containerbuild.Background{}, // Cleanup (finish) waits for it
 	}
 	b.scratch, b.logDir, b.background = s.ScratchDir, s.LogDir, s.Background

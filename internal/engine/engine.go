@@ -47,7 +47,8 @@ type Options struct {
 	Inputs       Inputs
 	RegistryAddr string // host:port of the built-in registry (plain http)
 	// LocalRegistry, when set, is the built-in registry itself: builds
-	// store their images through it instead of pushing them over HTTP.
+	// read their parents from it and store their images in it directly,
+	// not over HTTP.
 	LocalRegistry   containerbuild.LocalRegistry
 	GoldsmithBinary string // static goldsmith binary staged into builds
 	// RunnerBinary is the sandbox runner of container builds ("" = one
@@ -99,6 +100,8 @@ type Engine struct {
 	q    queue
 	boot string // this engine instance, part of the job args
 
+	layers *container.LayerCache // Options.LayerCacheDir, opened once (nil without)
+
 	mu       sync.Mutex
 	builds   map[string]context.CancelCauseFunc // image ARN → cancel of its running build
 	stopping bool
@@ -124,6 +127,13 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	o.VM.AgentBinary = cmp.Or(o.VM.AgentBinary, o.GoldsmithBinary)
 	e := &Engine{o: o, log: o.Logger.With("component", "engine"), boot: uuid.NewString(),
 		builds: map[string]context.CancelCauseFunc{}}
+	if o.LayerCacheDir != "" {
+		layers, err := container.NewLayerCache(o.LayerCacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		e.layers = layers
+	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &buildWorker{e: e}); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

@@ -31,9 +31,10 @@ func (t *Buffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// String is what the buffer keeps.
+// String is what the buffer keeps, invalid UTF-8 (a character the cut
+// went through) replaced by "?".
 func (t *Buffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.b.String()
+	return string(bytes.ToValidUTF8(t.b.Bytes(), []byte("?")))
 }

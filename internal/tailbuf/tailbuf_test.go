@@ -18,6 +18,7 @@ func TestBuffer(t *testing.T) {
 		{"over max in one write", 4, []string{"abcdefgh"}, "efgh"},
 		{"over max across writes", 4, []string{"abc", "def", "g"}, "defg"},
 		{"zero max keeps nothing", 0, []string{"abc"}, ""},
+		{"a character cut", 2, []string{"xé!"}, "?!"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goldsmith/goldsmith/internal/instance/vm"
+	"github.com/goldsmith/goldsmith/internal/tailbuf"
 )
 
 // DiskOptions configure DebianDisk.
@@ -346,7 +347,7 @@ func runTool(ctx context.Context, env []string, stdin io.Reader, name string, ar
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = stdin
-	out := &tailBuffer{max: 4 << 10}
+	out := tailbuf.New(4 << 10)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/goldsmith/goldsmith/internal/mountinfo"
+	"github.com/goldsmith/goldsmith/internal/tailbuf"
 )
 
 // DiskPackages are the packages mmdebstrap installs on top of minbase for
@@ -54,7 +55,7 @@ func mmdebstrapDir(ctx context.Context, suite, dir string, pkgs, mirrors []strin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = MmdebstrapStopGrace
-	out := &tailBuffer{max: 8 << 10}
+	out := tailbuf.New(8 << 10)
 	cmd.Stdout, cmd.Stderr = out, out
 	runErr := cmd.Run()
 	if err := detachMountsUnder(dir); err != nil {

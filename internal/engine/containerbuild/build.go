@@ -107,10 +107,7 @@ func buildStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		return err
 	}
 
-	cache, err := s.layerCache()
-	if err != nil {
-		return err
-	}
+	cache := s.LayerCache
 	scratch := filepath.Join(work, "scratch")
 	var parent v1.Image
 	var launched *dockerfile.Launched
@@ -287,18 +284,6 @@ func (s Spec) build(ctx context.Context, df, contextDir, scratch, logs string, p
 		return nil, err
 	}
 	return res.Image, nil
-}
-
-// layerCache opens Spec.LayerCacheDir (nil when not set).
-func (s Spec) layerCache() (*container.LayerCache, error) {
-	if s.LayerCacheDir == "" {
-		return nil, nil
-	}
-	c, err := container.NewLayerCache(s.LayerCacheDir)
-	if err != nil {
-		return nil, fmt.Errorf("opening the layer cache: %w", err)
-	}
-	return c, nil
 }
 
 func stageInput(comps []Component) []dockerfile.Component {

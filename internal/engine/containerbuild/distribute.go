@@ -58,13 +58,9 @@ func distributeStage(ctx context.Context, s Spec, st *stepper, res *DistributeRe
 		pkgs      []Package
 		err       error
 	}
-	cache, err := s.layerCache()
-	if err != nil {
-		return err
-	}
 	meta := make(chan metadata, 1)
 	go func() {
-		osv, pkgs, err := imageMetadata(img, cache)
+		osv, pkgs, err := imageMetadata(img, s.LayerCache)
 		meta <- metadata{osv, pkgs, err}
 	}()
 	inputs := map[string]string{"repository": repo.Name(), "tags": strings.Join(tags, ",")}

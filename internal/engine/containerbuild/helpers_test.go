@@ -51,7 +51,7 @@ func baseImage(tb testing.TB) v1.Image {
 type env struct {
 	host, parent  string
 	scratch, logs string
-	layerCache    string // shared by the env's builds
+	layerCache    *container.LayerCache // shared by the env's builds
 	binary        string
 	runner        string // the sandbox runner, as the server uses it
 	reg           *registry.Registry
@@ -81,7 +81,9 @@ func newEnv(tb testing.TB, withBinary bool) *env {
 	}
 	dir := tb.TempDir()
 	e.scratch, e.logs = filepath.Join(dir, "scratch"), filepath.Join(dir, "logs")
-	e.layerCache = filepath.Join(dir, "layer-cache")
+	if e.layerCache, err = container.NewLayerCache(filepath.Join(dir, "layer-cache")); err != nil {
+		tb.Fatal(err)
+	}
 	e.runner = testsupport.RunnerBinary(tb)
 	if withBinary {
 		e.binary = testsupport.GoldsmithBinary(tb)
@@ -105,7 +107,7 @@ func (e *env) spec(template string, comps []Component, tests bool) Spec {
 		RunnerBinary:    e.runner,
 		ScratchDir:      e.scratch,
 		LogDir:          e.logs,
-		LayerCacheDir:   e.layerCache,
+		LayerCache:      e.layerCache,
 	}
 }
 

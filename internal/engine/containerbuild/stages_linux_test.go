@@ -381,11 +381,7 @@ func TestParentBlobsFromTheCache(t *testing.T) {
 	if !os.SameFile(inodes[0], inodes[1]) {
 		t.Fatal("the second build fetched the parent's layer again instead of linking the cached blob")
 	}
-	cache, err := e.spec(tmpl, nil, false).layerCache()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cache.Blob(d) == "" {
+	if e.layerCache.Blob(d) == "" {
 		t.Fatal("the cache does not keep the parent's layer blob")
 	}
 }

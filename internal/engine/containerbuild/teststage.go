@@ -81,11 +81,7 @@ func testStage(ctx context.Context, s Spec, st *stepper) (err error) {
 		if cfg, err = img.ConfigFile(); err != nil {
 			return "", fmt.Errorf("reading the image configuration: %w", err)
 		}
-		cache, err := s.layerCache()
-		if err != nil {
-			return "", err
-		}
-		sb, err = openImageSandbox(ctx, img, work, s.Network, s.RunnerBinary, cache)
+		sb, err = openImageSandbox(ctx, img, work, s.Network, s.RunnerBinary, s.LayerCache)
 		return "", err
 	})
 	if err == nil {

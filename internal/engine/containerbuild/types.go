@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/goldsmith/goldsmith/internal/api/gen"
+	"github.com/goldsmith/goldsmith/internal/instance/container"
 )
 
 // Component is one resolved component of the recipe, in recipe order.
@@ -97,10 +98,10 @@ type Spec struct {
 	// build goes on; Cleanup waits for it. Nil: the stages clean up before
 	// they return.
 	Background *Background
-	// LayerCacheDir, when set, keeps the parent images' layers unpacked
-	// across builds (container.LayerCache; shared read-only by the
-	// sandboxes, never evicted). "" unpacks them in every build.
-	LayerCacheDir string
+	// LayerCache, when set, keeps the parent images' layers unpacked
+	// across builds (shared read-only by the sandboxes, never evicted; one
+	// for all builds, opened once). Nil unpacks them in every build.
+	LayerCache *container.LayerCache
 }
 
 // Step statuses.
