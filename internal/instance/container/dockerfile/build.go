@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -357,12 +356,7 @@ func (b *builder) ensureSandbox(ctx context.Context) error {
 		b.lowers = []string{base}
 	}
 	b.sbIndex++
-	sb, err := b.o.rt.open(ctx, sandboxOptions{
-		Lowers:     slices.Clone(b.lowers),
-		ScratchDir: sandboxDir(b.o.ScratchDir, b.sbIndex),
-		Network:    b.o.Network,
-		Runner:     b.o.Runner,
-	})
+	sb, err := b.o.openSandbox(ctx, b.lowers, b.sbIndex)
 	if err != nil {
 		return fmt.Errorf("opening a build sandbox: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -48,12 +49,7 @@ func Launch(ctx context.Context, o Options, base v1.Image) (*Launched, error) {
 	if err := os.MkdirAll(o.ScratchDir, 0o700); err != nil {
 		return nil, fmt.Errorf("launching a build sandbox: %w", err)
 	}
-	sb, err := o.runtime().open(ctx, sandboxOptions{
-		Lowers:     []string{lower},
-		ScratchDir: sandboxDir(o.ScratchDir, 1),
-		Network:    o.Network,
-		Runner:     o.Runner,
-	})
+	sb, err := o.openSandbox(ctx, []string{lower}, 1)
 	if err != nil {
 		return nil, fmt.Errorf("launching a build sandbox: %w", err)
 	}
@@ -72,9 +68,14 @@ func (l *Launched) Close() error {
 	return sb.Close()
 }
 
-// sandboxDir is the scratch directory of a build's n-th sandbox.
-func sandboxDir(scratch string, n int) string {
-	return filepath.Join(scratch, fmt.Sprintf("sandbox-%d", n))
+// openSandbox opens a build's n-th sandbox over lowers, top-most first.
+func (o Options) openSandbox(ctx context.Context, lowers []string, n int) (sandbox, error) {
+	return o.runtime().open(ctx, sandboxOptions{
+		Lowers:     slices.Clone(lowers),
+		ScratchDir: filepath.Join(o.ScratchDir, fmt.Sprintf("sandbox-%d", n)),
+		Network:    o.Network,
+		Runner:     o.Runner,
+	})
 }
 
 // takeLaunched uses the launched sandbox for the build's first layer when
@@ -86,7 +87,7 @@ func (b *builder) takeLaunched() (bool, error) {
 	if l == nil || l.sb == nil {
 		return false, nil
 	}
-	if d, err := b.img.Digest(); err != nil || d != l.base || b.lowers != nil || b.sbIndex != 0 {
+	if d, err := b.img.Digest(); err != nil || d != l.base {
 		return false, l.Close()
 	}
 	b.lowers = []string{l.lower}
